@@ -1,0 +1,191 @@
+"""Monte Carlo returns checked against hand-computed numbers (the pattern of SB3's tests/test_gae.py)."""
+
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from sb3_reinforce import REINFORCE
+from tests.helpers import FixedRewardEnv, discounted_returns
+
+GAMMA = 0.5
+
+
+class BatchRecorder(BaseCallback):
+    """Keep the update batch of every rollout (read right after the returns are computed)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches: list[dict[str, np.ndarray]] = []
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        batch = next(self.model.rollout_buffer.get(), None)
+        if batch is None:
+            self.batches.append({})
+            return
+        self.batches.append({name: value.cpu().numpy() for name, value in batch._asdict().items() if name != "observations"})
+        self.batches[-1]["observations"] = batch.observations.cpu().numpy()
+
+
+def _train(env, n_steps: int, total: int, **kwargs) -> tuple[REINFORCE, list[dict[str, np.ndarray]]]:
+    kwargs.setdefault("baseline", None)
+    model = REINFORCE("MlpPolicy", env, n_steps=n_steps, gamma=GAMMA, seed=0, **kwargs)
+    recorder = BatchRecorder()
+    model.learn(total, callback=recorder)
+    return model, recorder.batches
+
+
+def _sorted_by_global_step(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.argsort(batch["observations"][:, 1])
+    return {name: value[order] for name, value in batch.items()}
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+def test_termination_and_truncation(truncate: bool) -> None:
+    rewards = [1.0, 2.0, 3.0, 4.0]
+    env = DummyVecEnv([lambda: FixedRewardEnv(rewards, truncate=truncate)])
+    # two episodes per rollout, exactly
+    _, batches = _train(env, n_steps=8, total=16)
+    expected = discounted_returns(rewards, GAMMA)  # [3.125, 4.25, 5.5, 4.0]
+    assert expected == [1 + 0.5 * 2 + 0.25 * 3 + 0.125 * 4, 2 + 0.5 * 3 + 0.25 * 4, 3 + 0.5 * 4, 4.0]
+    for batch in batches:
+        batch = _sorted_by_global_step(batch)
+        assert np.allclose(batch["returns"], expected * 2)
+        assert np.allclose(batch["episode_returns"], [expected[0]] * 8)
+        assert list(batch["episode_steps"]) == [0, 1, 2, 3] * 2
+        assert len(np.unique(batch["episode_ids"])) == 2
+        assert not batch["stale"].any()
+
+
+def test_truncation_bootstrap_value() -> None:
+    """The bootstrapped amount is exactly gamma * V(s_T) under the rollout's value head."""
+    rewards = [1.0, 2.0, 3.0]
+    env = DummyVecEnv([lambda: FixedRewardEnv(rewards, truncate=True)])
+    model = REINFORCE("MlpPolicy", env, n_steps=3, gamma=GAMMA, seed=0, baseline="value", bootstrap_truncated=True)
+    model.learning_rate = 0.0  # keep the value head fixed
+    model._setup_lr_schedule()
+    recorder = BatchRecorder()
+    model.learn(3, callback=recorder)
+    with th.no_grad():
+        value = model.policy.predict_values(th.tensor([[3.0, 3.0]])).item()
+    batch = _sorted_by_global_step(recorder.batches[0])
+    assert np.allclose(batch["returns"][-1], 3.0 + GAMMA * value, atol=1e-5)
+
+
+def test_episode_spanning_three_rollouts() -> None:
+    rewards = [1.0, -1.0, 2.0, 0.5, 3.0, 1.0, 4.0]
+    env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
+    model, batches = _train(env, n_steps=3, total=9)
+    assert batches[0] == {} and batches[1] == {}
+    batch = _sorted_by_global_step(batches[2])
+    assert np.allclose(batch["returns"], discounted_returns(rewards, GAMMA))
+    assert list(batch["episode_steps"]) == list(range(7))
+    assert list(batch["stale"]) == [True] * 6 + [False]
+    # the 2 steps of the next episode wait in the buffer
+    assert model.rollout_buffer.n_pending == 2
+
+
+def test_several_envs_ending_at_different_times() -> None:
+    env_rewards = [[1.0, 2.0], [3.0, 1.0, 2.0, 5.0, 1.0], [2.0, 2.0, 2.0]]
+    env = DummyVecEnv([lambda r=r: FixedRewardEnv(r) for r in env_rewards])
+    n_steps, n_rollouts = 4, 6
+    _, batches = _train(env, n_steps=n_steps, total=n_steps * 3 * n_rollouts)
+    # Check each step's return against the episode it belongs to, using the episode ids
+    n_checked = 0
+    for batch in batches:
+        if not batch:
+            continue
+        for episode in np.unique(batch["episode_ids"]):
+            mask = batch["episode_ids"] == episode
+            steps = batch["episode_steps"][mask]
+            order = np.argsort(steps)
+            length = int(mask.sum())
+            rewards = next(r for r in env_rewards if len(r) == length)
+            assert list(steps[order]) == list(range(length))
+            assert np.allclose(batch["returns"][mask][order], discounted_returns(rewards, GAMMA))
+            assert np.allclose(batch["observations"][mask][order][:, 0], range(length))
+            n_checked += length
+    # every env finished at least 4 episodes in 24 steps
+    assert n_checked >= 4 * (2 + 5 + 3)
+
+
+def test_whole_episode_return() -> None:
+    rewards = [1.0, 2.0, 3.0, 4.0]
+    env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
+    model, batches = _train(env, n_steps=4, total=4, reward_to_go=False)
+    batch = batches[0]
+    returns = model._advantages(_to_samples(model, batch), None).numpy()
+    assert np.allclose(returns, discounted_returns(rewards, GAMMA)[0])
+
+
+def _to_samples(model: REINFORCE, batch: dict[str, np.ndarray]):
+    from sb3_reinforce.common.buffers import EpisodicRolloutBufferSamples
+
+    return EpisodicRolloutBufferSamples(**{name: th.as_tensor(value) for name, value in batch.items()})
+
+
+def _two_episode_batch(model_kwargs: dict) -> tuple[REINFORCE, dict[str, np.ndarray]]:
+    """One rollout holding one episode of each env: lengths 2 and 3."""
+    env_rewards = [[1.0, 2.0], [3.0, 1.0, 2.0]]
+    env = DummyVecEnv([lambda r=r: FixedRewardEnv(r) for r in env_rewards])
+    model = REINFORCE("MlpPolicy", env, n_steps=3, gamma=GAMMA, seed=0, **model_kwargs)
+    recorder = BatchRecorder()
+    model.learn(6, callback=recorder)
+    return model, recorder.batches[0]
+
+
+# reward-to-go of the two episodes: A = [1 + 0.5*2, 2] = [2, 2]; B = [3 + 0.5*1 + 0.25*2, 1 + 0.5*2, 2] = [4, 2, 2]
+G_A, G_B = [2.0, 2.0], [4.0, 2.0, 2.0]
+
+
+def _by_episode(batch: dict[str, np.ndarray], values: np.ndarray) -> tuple[list[float], list[float]]:
+    out = []
+    for length in (2, 3):
+        for episode in np.unique(batch["episode_ids"]):
+            mask = batch["episode_ids"] == episode
+            if mask.sum() == length:
+                order = np.argsort(batch["episode_steps"][mask])
+                out.append(list(values[mask][order]))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize(
+    "baseline, reward_to_go, expected_a, expected_b",
+    [
+        (None, True, G_A, G_B),
+        (None, False, [2.0, 2.0], [4.0, 4.0, 4.0]),
+        # mean of G_t over the 5 steps = 12 / 5 = 2.4
+        ("mean", True, [2 - 2.4, 2 - 2.4], [4 - 2.4, 2 - 2.4, 2 - 2.4]),
+        # mean over the 2 episodes of R = (2 + 4) / 2 = 3
+        ("mean", False, [-1.0, -1.0], [1.0, 1.0, 1.0]),
+        # leave-one-out, reward-to-go: at t=0 and t=1 the other episode's G_t; at t=2 no other episode -> 0
+        ("leave_one_out", True, [2 - 4.0, 2 - 2.0], [4 - 2.0, 2 - 2.0, 2.0]),
+        ("leave_one_out", False, [2 - 4.0, 2 - 4.0], [4 - 2.0, 4 - 2.0, 4 - 2.0]),
+    ],
+)
+def test_baselines(baseline, reward_to_go, expected_a, expected_b) -> None:
+    model, batch = _two_episode_batch(dict(baseline=baseline, reward_to_go=reward_to_go))
+    advantages = model._advantages(_to_samples(model, batch), None).numpy()
+    got_a, got_b = _by_episode(batch, advantages)
+    assert np.allclose(got_a, expected_a) and np.allclose(got_b, expected_b)
+
+
+def test_value_baseline() -> None:
+    model, batch = _two_episode_batch(dict(baseline="value"))
+    values = th.as_tensor(np.array([0.5, -1.0, 0.25, 2.0, 1.0], dtype=np.float32))
+    advantages = model._advantages(_to_samples(model, batch), values).numpy()
+    assert np.allclose(advantages, batch["returns"] - values.numpy())
+
+
+def test_discount_weighting_counts_from_true_start() -> None:
+    rewards = [1.0, 1.0, 1.0, 1.0, 1.0]
+    env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
+    model, batches = _train(env, n_steps=2, total=6, discount_weighting=True)
+    batch = _sorted_by_global_step(batches[2])
+    advantages = model._advantages(_to_samples(model, batch), None).numpy()
+    expected = [GAMMA**t * g for t, g in enumerate(discounted_returns(rewards, GAMMA))]
+    assert np.allclose(advantages, expected)
