@@ -1,3 +1,7 @@
+import io
+import json
+import pathlib
+import zipfile
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -20,6 +24,9 @@ from sb3_reinforce.common.buffers import (
 )
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
+
+# Version of what REINFORCE writes into its zip files. Raise it when a change makes older readers fail.
+SAVE_FORMAT = 1
 
 BASELINES = (None, "value", "mean", "leave_one_out")
 
@@ -137,6 +144,7 @@ class REINFORCE(OnPolicyAlgorithm):
             sde_sample_freq=sde_sample_freq,
             stats_window_size=stats_window_size,
             rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_kwargs=rollout_buffer_kwargs,
         )
         for name, flag in (
             ("reward_to_go", reward_to_go),
@@ -183,6 +191,8 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
         self.stale_correction = stale_correction
+        # Saved with the model: lets load() tell a REINFORCE file from another algorithm's, and a newer format
+        self.sb3_reinforce_save_format = SAVE_FORMAT
 
         if _init_setup_model:
             self._setup_model()
@@ -193,6 +203,13 @@ class REINFORCE(OnPolicyAlgorithm):
                 self.rollout_buffer_class = EpisodicDictRolloutBuffer
             else:
                 self.rollout_buffer_class = EpisodicRolloutBuffer
+        is_dict = isinstance(self.observation_space, spaces.Dict)
+        if is_dict != issubclass(self.rollout_buffer_class, EpisodicDictRolloutBuffer):
+            raise ValueError(
+                f"rollout_buffer_class={self.rollout_buffer_class.__name__} does not match the observation space "
+                f"{self.observation_space}: use EpisodicDictRolloutBuffer for Dict observations and "
+                "EpisodicRolloutBuffer otherwise (or leave it None)."
+            )
         super()._setup_model()
 
     @property
@@ -429,6 +446,45 @@ class REINFORCE(OnPolicyAlgorithm):
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfREINFORCE],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfREINFORCE:
+        """
+        Load a REINFORCE model from a zip file, as SB3's ``load``, after checking that the file is a readable zip
+        saved by REINFORCE in a format this version understands (each failure raises a ``ValueError`` that says why).
+
+        Security: SB3's zip format stores some objects with cloudpickle, so loading a file from an untrusted source
+        can execute code. Load only your own files, or pass ``custom_objects`` to replace the pickled fields
+        (or use ``get_parameters``/``set_parameters`` with plain tensors).
+
+        :param path: path to the file (or a file-like object)
+        :param env: the new environment to run the loaded model on
+        :param device: Device on which the code should run
+        :param custom_objects: objects to use instead of the pickled ones, by name
+        :param print_system_info: whether to print the system info of the saved model and of this system
+        :param force_reset: force a ``reset()`` of the env before training
+        :param kwargs: extra arguments to change the model when loading
+        :return: the loaded model
+        """
+        _check_saved_model(path, cls.__name__)
+        return super().load(
+            path,
+            env=env,
+            device=device,
+            custom_objects=custom_objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
+        )
+
     def learn(
         self: SelfREINFORCE,
         total_timesteps: int,
@@ -506,7 +562,7 @@ def _check_args(
     sde_sample_freq: int,
     stats_window_size: int,
     rollout_buffer_class: type[RolloutBuffer] | None,
-    **flags: Any,
+    rollout_buffer_kwargs: dict[str, Any] | None,
 ) -> None:
     """Raise a ValueError that names the argument and its valid range for every invalid constructor argument."""
     if not callable(learning_rate) and not (_is_number(learning_rate) and learning_rate > 0):
@@ -541,4 +597,50 @@ def _check_args(
         raise ValueError(
             f"rollout_buffer_class must be a subclass of EpisodicRolloutBuffer or EpisodicDictRolloutBuffer "
             f"(REINFORCE needs complete episodes), got {rollout_buffer_class!r}. Leave it None to pick one automatically."
+        )
+    reserved = {"buffer_size", "observation_space", "action_space", "device", "gamma", "gae_lambda", "n_envs"}
+    clash = sorted(reserved.intersection(rollout_buffer_kwargs or {}))
+    if clash:
+        raise ValueError(
+            f"rollout_buffer_kwargs may not set {clash}: REINFORCE passes them itself "
+            "(gae_lambda is always 1: Monte Carlo returns; set gamma and n_steps on REINFORCE)."
+        )
+
+
+def _check_saved_model(path: str | pathlib.Path | io.BufferedIOBase, class_name: str) -> None:
+    """Raise a ValueError naming the problem if ``path`` is not a zip saved by REINFORCE in a known format."""
+    if isinstance(path, (str, pathlib.Path)):
+        path = pathlib.Path(path)
+        if not path.exists() and path.with_name(path.name + ".zip").exists():
+            path = path.with_name(path.name + ".zip")
+        if not path.exists():
+            raise ValueError(f"load(): no such file: {path}")
+        source: Any = path
+    else:
+        source = path
+        position = path.tell()
+    try:
+        with zipfile.ZipFile(source) as archive:
+            if archive.testzip() is not None or "data" not in archive.namelist():
+                raise zipfile.BadZipFile("missing or corrupt 'data' entry")
+            data = json.loads(archive.read("data").decode())
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"load(): {path} is not a readable SB3 zip file ({error}). It may be truncated or corrupt: "
+            f"save the model again with {class_name}.save()."
+        ) from error
+    finally:
+        if not isinstance(source, pathlib.Path):
+            source.seek(position)
+    saved_format = data.get("sb3_reinforce_save_format")
+    if saved_format is None:
+        guess = "PPO" if "clip_range" in data else "A2C" if "gae_lambda" in data else "another SB3 algorithm"
+        raise ValueError(
+            f"load(): {path} was not saved by {class_name} (it looks like a {guess} model). "
+            f"Load it with that algorithm's class, e.g. stable_baselines3.{guess}.load(...)."
+        )
+    if saved_format > SAVE_FORMAT:
+        raise ValueError(
+            f"load(): {path} was saved by a newer sb3-reinforce (save format {saved_format}; this version reads "
+            f"up to {SAVE_FORMAT}). Upgrade sb3-reinforce: pip install -U sb3-reinforce."
         )

@@ -1,0 +1,202 @@
+"""Save/load, parameters, determinism and interrupted training."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3 import A2C
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+from sb3_reinforce import REINFORCE
+from tests.helpers import FixedRewardEnv
+
+
+def _params(model: REINFORCE) -> dict[str, np.ndarray]:
+    return {name: value.detach().cpu().numpy().copy() for name, value in model.policy.state_dict().items()}
+
+
+@pytest.mark.parametrize("baseline", [None, "value"])
+def test_save_load_predict(tmp_path, baseline) -> None:
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=64, seed=0, baseline=baseline)
+    model.learn(512)
+    obs = env.reset()
+    actions, _ = model.predict(obs, deterministic=True)
+    model.save(tmp_path / "model")
+
+    loaded = REINFORCE.load(tmp_path / "model", env=env)
+    assert loaded.baseline == baseline and loaded.n_steps == 64
+    for name, value in _params(model).items():
+        assert np.array_equal(value, _params(loaded)[name]), name
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], actions)
+    # another device string gives the same outputs
+    on_cpu = REINFORCE.load(tmp_path / "model", device="cpu")
+    assert np.array_equal(on_cpu.predict(obs, deterministic=True)[0], actions)
+    # training continues after load
+    loaded.learn(256, reset_num_timesteps=False)
+    assert loaded.num_timesteps == model.num_timesteps + 256
+
+
+def test_get_set_parameters_plain_tensors(tmp_path) -> None:
+    """Parameters round-trip through torch tensors alone (weights_only: no pickle)."""
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, seed=0)
+    model.learn(256)
+    th.save(model.get_parameters(), tmp_path / "params.pt")
+    params = th.load(tmp_path / "params.pt", weights_only=True)
+    fresh = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, seed=1)
+    fresh.set_parameters(params, exact_match=True)
+    obs = np.array([[0.01, -0.02, 0.03, 0.04]], dtype=np.float32)
+    assert np.array_equal(fresh.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    for name, value in _params(model).items():
+        assert np.array_equal(value, _params(fresh)[name]), name
+
+
+def test_load_errors(tmp_path) -> None:
+    (tmp_path / "not_a_zip.zip").write_text("hello")
+    with pytest.raises(ValueError, match="zip"):
+        REINFORCE.load(tmp_path / "not_a_zip.zip")
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64)
+    model.save(tmp_path / "ok")
+    data = (tmp_path / "ok.zip").read_bytes()
+    (tmp_path / "truncated.zip").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="zip"):
+        REINFORCE.load(tmp_path / "truncated.zip")
+
+
+@pytest.mark.parametrize("other", [A2C])
+def test_load_other_algorithm(tmp_path, other) -> None:
+    other("MlpPolicy", "CartPole-v1").save(tmp_path / "other")
+    with pytest.raises(ValueError, match="A2C"):
+        REINFORCE.load(tmp_path / "other")
+
+
+def _train_params(vec_env_cls, seed: int) -> dict[str, np.ndarray]:
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=seed, vec_env_cls=vec_env_cls)
+    try:
+        model = REINFORCE("MlpPolicy", env, n_steps=32, seed=seed, device="cpu")
+        model.learn(1024)
+        return _params(model)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("vec_env_cls", [DummyVecEnv, SubprocVecEnv])
+def test_determinism(vec_env_cls) -> None:
+    first, second = _train_params(vec_env_cls, 3), _train_params(vec_env_cls, 3)
+    for name in first:
+        assert np.array_equal(first[name], second[name]), name
+    other = _train_params(vec_env_cls, 4)
+    assert any(not np.array_equal(first[name], other[name]) for name in first)
+
+
+class StopAt(BaseCallback):
+    """Stop training (or raise) in the middle of a rollout."""
+
+    def __init__(self, at: int, exc: type[BaseException] | None = None):
+        super().__init__()
+        self.at, self.exc = at, exc
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.at:
+            if self.exc is not None:
+                raise self.exc()
+            return False
+        return True
+
+
+@pytest.mark.parametrize("exc", [None, KeyboardInterrupt, RuntimeError])
+def test_interrupted_learn_is_consistent(tmp_path, exc) -> None:
+    """Interrupt in the middle of a rollout: the model saves, loads, and trains on; no step is lost."""
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0] * 13)])
+    model = REINFORCE("MlpPolicy", env, n_steps=10, seed=0, baseline=None)
+    if exc is None:
+        model.learn(100, callback=StopAt(25))
+    else:
+        with pytest.raises(exc):
+            model.learn(100, callback=StopAt(25, exc))
+    # the transition of the step where we stopped is in the buffer, and _last_obs follows it
+    assert model.num_timesteps == 25
+    # 25 steps of an episode of 13: episode 1 ended (step 13, trained), 12 steps of episode 2 wait in the buffer
+    assert model.rollout_buffer.n_pending == 12
+    assert float(model._last_obs[0][1]) == 25.0
+    model.save(tmp_path / "interrupted")
+    model.learn(100, reset_num_timesteps=False)
+    REINFORCE.load(tmp_path / "interrupted", env=env).learn(50)
+
+
+def test_nothing_lost_across_interrupt() -> None:
+    """A stop from a callback mid-rollout, then learn(reset_num_timesteps=False): every step is used once."""
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0] * 7)])
+    seen: list[int] = []
+
+    class Record(BaseCallback):
+        def _on_step(self) -> bool:
+            return not (self.model.num_timesteps == 12 and not stopped)
+
+        def _on_rollout_end(self) -> None:
+            for batch in self.model.rollout_buffer.get():
+                seen.extend(batch.observations[:, 1].int().tolist())
+
+    stopped: list[bool] = []
+    model = REINFORCE("MlpPolicy", env, n_steps=5, seed=0, baseline=None)
+    model.learn(100, callback=Record())
+    assert model.num_timesteps == 12
+    stopped.append(True)
+    model.learn(58, callback=Record(), reset_num_timesteps=False)
+    # 12 + 58 = 70 steps = 10 episodes of 7 (the last rollout runs to step 72): each step used exactly once
+    assert sorted(seen) == list(range(70))
+
+
+def test_checkpoint_callback_resume(tmp_path) -> None:
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=32, seed=0)
+    model.learn(256, callback=CheckpointCallback(save_freq=64, save_path=str(tmp_path), name_prefix="ck"))
+    path = tmp_path / "ck_256_steps.zip"
+    assert path.exists()
+    resumed = REINFORCE.load(path, env=env)
+    assert resumed.num_timesteps == 256
+    resumed.learn(128, reset_num_timesteps=False)
+    assert resumed.num_timesteps == 384
+
+
+def test_save_mid_rollout(tmp_path) -> None:
+    """Saving from a callback in the middle of a rollout works; carried-over steps are not saved."""
+
+    class SaveMid(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps == 37:
+                self.model.save(tmp_path / "mid")
+            return True
+
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0] * 13)])
+    model = REINFORCE("MlpPolicy", env, n_steps=10, seed=0)
+    model.learn(60, callback=SaveMid())
+    with zipfile.ZipFile(tmp_path / "mid.zip") as archive:
+        assert '"rollout_buffer":' not in archive.read("data").decode()
+    loaded = REINFORCE.load(tmp_path / "mid", env=env)
+    loaded.learn(60, reset_num_timesteps=False)
+    assert loaded._n_updates > 0
+
+
+def test_load_from_bytes() -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+    REINFORCE.load(buffer)
+
+
+def test_load_newer_format(tmp_path) -> None:
+    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
+    with zipfile.ZipFile(tmp_path / "ok.zip") as source, zipfile.ZipFile(tmp_path / "newer.zip", "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "data":
+                content = content.replace(b'"sb3_reinforce_save_format": 1', b'"sb3_reinforce_save_format": 99')
+            target.writestr(item, content)
+    with pytest.raises(ValueError, match="newer sb3-reinforce.*format 99"):
+        REINFORCE.load(tmp_path / "newer.zip")

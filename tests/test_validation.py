@@ -1,0 +1,126 @@
+"""Every bad argument or input raises an error that names it and says how to fix it."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from sb3_reinforce import REINFORCE, EpisodicDictRolloutBuffer
+from tests.helpers import FixedRewardEnv
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(gamma=1.5), "gamma"),
+        (dict(gamma=-0.1), "gamma"),
+        (dict(n_steps=0), "n_steps"),
+        (dict(n_steps=2.5), "n_steps"),
+        (dict(n_episodes=0), "n_episodes"),
+        (dict(baseline="critic"), "baseline"),
+        (dict(bootstrap_truncated=True, baseline=None), "bootstrap_truncated"),
+        (dict(bootstrap_truncated=True, baseline="mean"), "bootstrap_truncated"),
+        (dict(vf_coef=-1.0), "vf_coef"),
+        (dict(ent_coef=-0.01), "ent_coef"),
+        (dict(max_grad_norm=0.0), "max_grad_norm"),
+        (dict(max_grad_norm=-1.0), "max_grad_norm"),
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(learning_rate="fast"), "learning_rate"),
+        (dict(sde_sample_freq=0), "sde_sample_freq"),
+        (dict(stats_window_size=0), "stats_window_size"),
+        (dict(reward_to_go="yes"), "reward_to_go"),
+        (dict(normalize_advantage=None), "normalize_advantage"),
+        (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class"),
+        (dict(rollout_buffer_kwargs=dict(max_episode_steps=0)), "max_episode_steps"),
+        (dict(rollout_buffer_kwargs=dict(gae_lambda=0.95)), "gae_lambda"),
+        (dict(rollout_buffer_class=EpisodicDictRolloutBuffer), "rollout_buffer_class"),
+    ],
+)
+def test_invalid_arguments(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        REINFORCE("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+def test_valid_edge_values() -> None:
+    REINFORCE("MlpPolicy", "CartPole-v1", gamma=0.0, max_grad_norm=float("inf"), ent_coef=0.0, vf_coef=0.0)
+    REINFORCE("MlpPolicy", "CartPole-v1", gamma=1.0, bootstrap_truncated=True, baseline="value", n_episodes=1)
+    REINFORCE("MlpPolicy", "CartPole-v1", learning_rate=lambda progress: 1e-3 * progress)
+
+
+def test_unsupported_action_space() -> None:
+    class TupleActionEnv(FixedRewardEnv):
+        def __init__(self):
+            super().__init__([1.0])
+            self.action_space = spaces.Tuple([spaces.Discrete(2), spaces.Discrete(2)])
+
+    with pytest.raises(AssertionError, match="action space"):
+        REINFORCE("MlpPolicy", DummyVecEnv([TupleActionEnv]))
+
+
+class NeverEndingEnv(FixedRewardEnv):
+    def step(self, action):
+        obs, reward, _, _, info = super().step(action)
+        self.k = 0
+        return obs, reward, False, False, info
+
+
+def test_episode_without_end_is_bounded() -> None:
+    model = REINFORCE(
+        "MlpPolicy", DummyVecEnv([lambda: NeverEndingEnv([1.0])]), n_steps=16, rollout_buffer_kwargs=dict(max_episode_steps=50)
+    )
+    with pytest.raises(RuntimeError, match="TimeLimit"):
+        model.learn(1000)
+    # the buffer never held more than the bound plus one rollout
+    assert model.rollout_buffer.buffer_size <= 50 + 16
+
+
+def test_episode_without_end_n_episodes_mode() -> None:
+    model = REINFORCE(
+        "MlpPolicy",
+        DummyVecEnv([lambda: NeverEndingEnv([1.0])]),
+        n_episodes=2,
+        rollout_buffer_kwargs=dict(max_episode_steps=300),
+    )
+    with pytest.raises(RuntimeError, match="max_episode_steps=300"):
+        model.learn(10_000)
+
+
+class BadValueEnv(FixedRewardEnv):
+    def __init__(self, where: str, value: float):
+        super().__init__([1.0] * 5)
+        self.where, self.value = where, value
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self.global_step == 3:
+            if self.where == "reward":
+                reward = self.value
+            else:
+                obs = obs.copy()
+                obs[0] = self.value
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("where", ["reward", "observation"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_env_output(where: str, value: float) -> None:
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0] * 5), lambda: BadValueEnv(where, value)])
+    model = REINFORCE("MlpPolicy", env, n_steps=8)
+    with pytest.raises(ValueError, match=f"Env 1 returned a non-finite {where}.*VecCheckNan"):
+        model.learn(64)
+
+
+def test_buffer_get_needs_full_batch() -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8)
+    with pytest.raises(ValueError, match="batch_size"):
+        next(model.rollout_buffer.get(batch_size=4))
+    with pytest.raises(NotImplementedError, match="bootstrap"):
+        model.rollout_buffer.compute_returns_and_advantage(None, None)  # type: ignore[arg-type]
+
+
+def test_gym_env_object() -> None:
+    # a plain gymnasium env (not vectorized) works as in SB3
+    model = REINFORCE("MlpPolicy", gym.make("CartPole-v1"), n_steps=32)
+    model.learn(64)
