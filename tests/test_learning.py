@@ -1,9 +1,7 @@
 """Learning checks with fixed seeds and real thresholds (deterministic evaluation)."""
 
-import pytest
 from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_reinforce import REINFORCE
 

@@ -6,8 +6,14 @@ import pytest
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.envs import IdentityEnv, IdentityEnvBox, IdentityEnvMultiBinary, IdentityEnvMultiDiscrete
-from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
+from stable_baselines3.common.envs import (
+    FakeImageEnv,
+    IdentityEnv,
+    IdentityEnvBox,
+    IdentityEnvMultiBinary,
+    IdentityEnvMultiDiscrete,
+    SimpleMultiObsEnv,
+)
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
 from sb3_reinforce import REINFORCE
@@ -69,7 +75,9 @@ def test_discrete_observations() -> None:
 
 def test_image_observations() -> None:
     env = make_vec_env(lambda: FakeImageEnv(screen_height=36, screen_width=36, n_channels=1), n_envs=2)
-    model = REINFORCE("CnnPolicy", env, n_steps=16, seed=0, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16)))
+    model = REINFORCE(
+        "CnnPolicy", env, n_steps=16, seed=0, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16))
+    )
     model.learn(64)
 
 
@@ -133,10 +141,11 @@ def test_nothing_lost_every_transition_used_once() -> None:
 
         def _on_rollout_end(self) -> None:
             for batch in self.model.rollout_buffer.get():
-                for length, (k, step) in zip(
+                for length, (_, step) in zip(
                     # episode length tells the env apart
                     np.bincount(batch.episode_ids.numpy())[batch.episode_ids.numpy()],
                     batch.observations.numpy().astype(int),
+                    strict=True,
                 ):
                     seen.append((int(length), int(step)))
 

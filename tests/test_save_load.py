@@ -198,5 +198,5 @@ def test_load_newer_format(tmp_path) -> None:
             if item.filename == "data":
                 content = content.replace(b'"sb3_reinforce_save_format": 1', b'"sb3_reinforce_save_format": 99')
             target.writestr(item, content)
-    with pytest.raises(ValueError, match="newer sb3-reinforce.*format 99"):
+    with pytest.raises(ValueError, match=r"newer sb3-reinforce.*format 99"):
         REINFORCE.load(tmp_path / "newer.zip")

@@ -12,7 +12,7 @@ dropped, so long episodes weigh in the update exactly as often as short ones.
 """
 
 from collections.abc import Generator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch as th
@@ -47,9 +47,10 @@ class EpisodicRolloutBufferSamples(NamedTuple):
     stale: th.Tensor
 
 
-class EpisodicRolloutBuffer(RolloutBuffer):
+class _EpisodicTimeline:
     """
-    Rollout buffer for REINFORCE: Monte Carlo returns from complete episodes, with carry-over.
+    The timeline shared by :class:`EpisodicRolloutBuffer` and :class:`EpisodicDictRolloutBuffer`.
+    It only touches observations through ``_obs_arrays`` / ``_set_obs_arrays`` / ``_store_obs`` / ``_obs_to_torch``.
 
     Use :meth:`start_rollout` at the start of each rollout (instead of ``reset``), :meth:`add` for every
     step (with ``done``), :meth:`finalize` at the end of the rollout and :meth:`get` to read the batch.
@@ -81,28 +82,69 @@ class EpisodicRolloutBuffer(RolloutBuffer):
         _check_buffer_args(gae_lambda, max_episode_steps)
         self.max_episode_steps = max_episode_steps
         self.n_steps = buffer_size
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
+        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)  # type: ignore[call-arg]
 
-    # --- storage of the observations: the only part that differs from the Dict variant ---
+    # Attributes of SB3's RolloutBuffer / DictRolloutBuffer that the timeline uses
+    buffer_size: int
+    n_envs: int
+    pos: int
+    full: bool
+    gamma: float
+    action_dim: int
+    device: th.device
+    generator_ready: bool
+    actions: np.ndarray
+    rewards: np.ndarray
+    episode_starts: np.ndarray
+    values: np.ndarray
+    log_probs: np.ndarray
+    # The timeline's own state
+    dones: np.ndarray
+    rollout_ids: np.ndarray
+    rollout_id: int
+    seg_start: np.ndarray
+    headless: np.ndarray
+    ep_len: np.ndarray
+    n_dropped: int
+    n_episodes: int
+    n_transitions: int
+    _batch: dict[str, np.ndarray]
+    _batch_obs: dict[str, np.ndarray]
+
     def _obs_arrays(self) -> dict[str, np.ndarray]:
-        return {"": self.observations}
+        raise NotImplementedError
 
     def _set_obs_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.observations = arrays[""]
+        raise NotImplementedError
 
     def _store_obs(self, obs: Any) -> None:
-        if isinstance(self.observation_space, spaces.Discrete):
-            obs = obs.reshape((self.n_envs, *self.obs_shape))
-        self.observations[self.pos] = obs
+        raise NotImplementedError
 
     def _obs_to_torch(self, arrays: dict[str, np.ndarray]) -> th.Tensor | TensorDict:
-        return self.to_torch(arrays[""])
+        raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by SB3's BaseBuffer
+
+        def to_torch(self, array: np.ndarray, copy: bool = True) -> th.Tensor: ...
 
     # --- the timeline ---
     def reset(self) -> None:
         """Clear the buffer, including the steps of unfinished episodes carried over."""
-        super().reset()
-        _reset_timeline(self)
+        super().reset()  # type: ignore[misc]
+        self.dones = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
+        self.rollout_ids = np.zeros(self.buffer_size, dtype=np.int64)
+        self.rollout_id = 0
+        # First row of the running (unfinished) episode of each env
+        self.seg_start = np.zeros(self.n_envs, dtype=np.int64)
+        # Whether the running episode of each env started before the buffer saw it
+        self.headless = np.zeros(self.n_envs, dtype=bool)
+        # Length so far of the running episode of each env
+        self.ep_len = np.zeros(self.n_envs, dtype=np.int64)
+        self.n_dropped = 0
+        self.n_episodes = 0
+        self.n_transitions = 0
+        self._batch = {}
+        self._batch_obs = {}
 
     def _row_arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"obs/{key}": value for key, value in self._obs_arrays().items()}
@@ -158,7 +200,7 @@ class EpisodicRolloutBuffer(RolloutBuffer):
         self.rollout_id += 1
         self.generator_ready = False
 
-    def add(  # type: ignore[override]
+    def add(
         self,
         obs: Any,
         action: np.ndarray,
@@ -270,7 +312,7 @@ class EpisodicRolloutBuffer(RolloutBuffer):
         self.n_transitions = len(time_idx)
         self.generator_ready = True
 
-    def get(self, batch_size: int | None = None) -> Generator[EpisodicRolloutBufferSamples, None, None]:  # type: ignore[override]
+    def get(self, batch_size: int | None = None) -> Generator[EpisodicRolloutBufferSamples, None, None]:
         """
         Yield the whole batch of completed-episode steps as one sample (REINFORCE takes one gradient step).
 
@@ -296,7 +338,44 @@ class EpisodicRolloutBuffer(RolloutBuffer):
         )
 
 
-class EpisodicDictRolloutBuffer(DictRolloutBuffer):
+class EpisodicRolloutBuffer(_EpisodicTimeline, RolloutBuffer):  # type: ignore[misc]
+    """
+    Rollout buffer for REINFORCE: Monte Carlo returns from complete episodes, with carry-over.
+
+    Use :meth:`start_rollout` at the start of each rollout (instead of ``reset``), :meth:`add` for every
+    step (with ``done``), :meth:`finalize` at the end of the rollout and :meth:`get` to read the batch.
+
+    :param buffer_size: Rows to allocate per environment for one rollout (``n_steps``);
+        the buffer grows when more are needed (carried-over steps, ``n_episodes`` mode)
+    :param observation_space: Observation space
+    :param action_space: Action space
+    :param device: PyTorch device
+    :param gae_lambda: Unused (REINFORCE does not use GAE); accepted for SB3 compatibility and must be 1
+    :param gamma: Discount factor
+    :param n_envs: Number of parallel environments
+    :param max_episode_steps: Longest episode the buffer will hold. An episode that runs longer raises a
+        ``RuntimeError`` (wrap the env in ``gymnasium.wrappers.TimeLimit`` or raise this bound), so that an
+        env whose episodes never end cannot grow the buffer without limit.
+    """
+
+    observations: np.ndarray
+
+    def _obs_arrays(self) -> dict[str, np.ndarray]:
+        return {"": self.observations}
+
+    def _set_obs_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.observations = arrays[""]
+
+    def _store_obs(self, obs: Any) -> None:
+        if isinstance(self.observation_space, spaces.Discrete):
+            obs = obs.reshape((self.n_envs, *self.obs_shape))
+        self.observations[self.pos] = obs
+
+    def _obs_to_torch(self, arrays: dict[str, np.ndarray]) -> th.Tensor | TensorDict:
+        return self.to_torch(arrays[""])
+
+
+class EpisodicDictRolloutBuffer(_EpisodicTimeline, DictRolloutBuffer):  # type: ignore[misc]
     """
     :class:`EpisodicRolloutBuffer` for ``Dict`` observation spaces (``MultiInputPolicy``).
 
@@ -310,21 +389,9 @@ class EpisodicDictRolloutBuffer(DictRolloutBuffer):
     :param max_episode_steps: Longest episode the buffer will hold (see :class:`EpisodicRolloutBuffer`)
     """
 
-    def __init__(
-        self,
-        buffer_size: int,
-        observation_space: spaces.Dict,
-        action_space: spaces.Space,
-        device: th.device | str = "auto",
-        gae_lambda: float = 1.0,
-        gamma: float = 0.99,
-        n_envs: int = 1,
-        max_episode_steps: int = 100_000,
-    ):
-        _check_buffer_args(gae_lambda, max_episode_steps)
-        self.max_episode_steps = max_episode_steps
-        self.n_steps = buffer_size
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
+    observation_space: spaces.Dict
+    obs_shape: dict[str, tuple[int, ...]]
+    observations: dict[str, np.ndarray]
 
     def _obs_arrays(self) -> dict[str, np.ndarray]:
         return self.observations
@@ -342,22 +409,6 @@ class EpisodicDictRolloutBuffer(DictRolloutBuffer):
     def _obs_to_torch(self, arrays: dict[str, np.ndarray]) -> th.Tensor | TensorDict:
         return {key: self.to_torch(array) for key, array in arrays.items()}
 
-    def reset(self) -> None:
-        """Clear the buffer, including the steps of unfinished episodes carried over."""
-        super().reset()
-        _reset_timeline(self)
-
-    # The timeline logic is shared with EpisodicRolloutBuffer: it only touches observations
-    # through _obs_arrays / _set_obs_arrays / _store_obs / _obs_to_torch.
-    _row_arrays = EpisodicRolloutBuffer._row_arrays
-    _move_rows = EpisodicRolloutBuffer._move_rows
-    start_rollout = EpisodicRolloutBuffer.start_rollout
-    add = EpisodicRolloutBuffer.add  # type: ignore[assignment]
-    n_pending = EpisodicRolloutBuffer.n_pending
-    compute_returns_and_advantage = EpisodicRolloutBuffer.compute_returns_and_advantage
-    finalize = EpisodicRolloutBuffer.finalize
-    get = EpisodicRolloutBuffer.get  # type: ignore[assignment]
-
 
 EPISODIC_BUFFERS = (EpisodicRolloutBuffer, EpisodicDictRolloutBuffer)
 
@@ -367,21 +418,3 @@ def _check_buffer_args(gae_lambda: float, max_episode_steps: int) -> None:
         raise ValueError(f"gae_lambda={gae_lambda}: REINFORCE uses Monte Carlo returns, which is gae_lambda=1.0.")
     if not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1:
         raise ValueError(f"max_episode_steps must be an integer >= 1, got {max_episode_steps!r}.")
-
-
-def _reset_timeline(buffer: EpisodicRolloutBuffer | EpisodicDictRolloutBuffer) -> None:
-    """Allocate the arrays that SB3's buffers do not have and empty the timeline."""
-    buffer.dones = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=bool)
-    buffer.rollout_ids = np.zeros(buffer.buffer_size, dtype=np.int64)
-    buffer.rollout_id = 0
-    # First row of the running (unfinished) episode of each env
-    buffer.seg_start = np.zeros(buffer.n_envs, dtype=np.int64)
-    # Whether the running episode of each env started before the buffer saw it
-    buffer.headless = np.zeros(buffer.n_envs, dtype=bool)
-    # Length so far of the running episode of each env
-    buffer.ep_len = np.zeros(buffer.n_envs, dtype=np.int64)
-    buffer.n_dropped = 0
-    buffer.n_episodes = 0
-    buffer.n_transitions = 0
-    buffer._batch = {}
-    buffer._batch_obs = {}
