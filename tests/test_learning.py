@@ -2,8 +2,10 @@
 
 from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_reinforce import REINFORCE
+from tests.helpers import PointReachEnv
 
 
 def test_cartpole_default_hyperparameters() -> None:
@@ -18,8 +20,6 @@ def test_cartpole_default_hyperparameters() -> None:
 
 def test_continuous_control_improves() -> None:
     """Gaussian policy on a continuous task: from about -9.3 (untrained) to better than -3.5 in 20k steps."""
-    from tests.helpers import PointReachEnv
-
     env = make_vec_env(PointReachEnv, n_envs=4, seed=0)
     model = REINFORCE("MlpPolicy", env, n_steps=100, learning_rate=3e-3, seed=0, device="cpu")
     eval_env = make_vec_env(PointReachEnv, n_envs=1, seed=100)
