@@ -1,0 +1,124 @@
+"""
+Optuna sampler of REINFORCE hyperparameters for the RL Zoo's ``-optimize`` mode,
+and the converter that turns the parameters of a stored trial back into hyperparameters.
+
+Both follow the Zoo's conventions (``rl_zoo3.hyperparams_opt``): the sampler has the signature
+``(trial, n_actions, n_envs, additional_args) -> dict``, the values Optuna stores are the *sampled* ones
+(``one_minus_gamma``, ``n_steps_pow``, ``net_arch`` as a name, ...), and the converter maps them to the
+keyword arguments of :class:`sb3_reinforce.REINFORCE`.
+"""
+
+from typing import Any
+
+import optuna
+from torch import nn
+
+#: Network sizes, by the names the Zoo's on-policy samplers use. REINFORCE always builds the value head
+#: (it is only trained and used with ``baseline="value"``), so ``vf`` follows ``pi``.
+NET_ARCHS: dict[str, dict[str, list[int]]] = {
+    "tiny": dict(pi=[64], vf=[64]),
+    "small": dict(pi=[64, 64], vf=[64, 64]),
+    "medium": dict(pi=[256, 256], vf=[256, 256]),
+}
+
+ACTIVATION_FNS: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+}
+
+#: Optuna stores categorical choices; ``None`` is stored as the string "none" so that it reads well in
+#: reports and dashboards. :func:`convert_reinforce_params` maps it back to ``None``.
+BASELINE_CHOICES: tuple[str, ...] = ("none", "value", "mean", "leave_one_out")
+
+
+def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """
+    Convert the parameters sampled by :func:`sample_reinforce_params` (as Optuna stores them in
+    ``trial.params``) to keyword arguments of :class:`sb3_reinforce.REINFORCE`.
+
+    It is registered as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["reinforce"]``, which the Zoo uses
+    to load the hyperparameters of a stored trial (``train --storage ... --study-name ... --trial-id ...``).
+
+    :param sampled_params: the sampled values, by their Optuna names
+        (``one_minus_gamma``, ``n_steps_pow``, ``baseline``, ``net_arch``, ``activation_fn``, ...)
+    :return: the hyperparameters, with ``gamma``, ``n_steps``, ``baseline`` and ``policy_kwargs`` decoded
+    """
+    hyperparams = dict(sampled_params)
+
+    if "one_minus_gamma" in hyperparams:
+        hyperparams["gamma"] = 1.0 - hyperparams.pop("one_minus_gamma")
+
+    if "n_steps_pow" in hyperparams:
+        hyperparams["n_steps"] = 2 ** int(hyperparams.pop("n_steps_pow"))
+
+    if "baseline" in hyperparams and hyperparams["baseline"] in ("none", None):
+        hyperparams["baseline"] = None
+
+    policy_kwargs: dict[str, Any] = {}
+    if "net_arch" in hyperparams:
+        net_arch = hyperparams.pop("net_arch")
+        if net_arch not in NET_ARCHS:
+            raise ValueError(f"Unknown net_arch {net_arch!r}, expected one of {sorted(NET_ARCHS)}.")
+        # Copy: the lists would otherwise be shared between trials
+        policy_kwargs["net_arch"] = {key: list(value) for key, value in NET_ARCHS[net_arch].items()}
+    if "activation_fn" in hyperparams:
+        activation_fn = hyperparams.pop("activation_fn")
+        if activation_fn not in ACTIVATION_FNS:
+            raise ValueError(f"Unknown activation_fn {activation_fn!r}, expected one of {sorted(ACTIVATION_FNS)}.")
+        policy_kwargs["activation_fn"] = ACTIVATION_FNS[activation_fn]
+    if policy_kwargs:
+        hyperparams["policy_kwargs"] = policy_kwargs
+
+    return hyperparams
+
+
+def sample_reinforce_params(
+    trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict[str, Any]
+) -> dict[str, Any]:
+    """
+    Sampler for REINFORCE hyperparameters, registered as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["reinforce"]``.
+
+    It samples the learning rate (log scale), the rollout length ``n_steps`` (a power of 2, per env),
+    the discount through ``one_minus_gamma`` (log scale), the baseline, advantage normalization, the
+    entropy and value coefficients, gradient clipping and the network (size and activation).
+    ``vf_coef`` is sampled for every trial so that the search space does not depend on the baseline,
+    but it only has an effect with ``baseline="value"``.
+
+    :param trial: the Optuna trial to sample from
+    :param n_actions: the dimension of a continuous action space (0 otherwise); unused, as REINFORCE
+        needs no action noise
+    :param n_envs: the number of parallel envs of the trial; unused, ``n_steps`` is per env
+    :param additional_args: the Zoo's extra information (HER replay buffer settings); unused, REINFORCE is
+        on-policy
+    :return: keyword arguments for :class:`sb3_reinforce.REINFORCE`
+    """
+    learning_rate = trial.suggest_float("learning_rate", 1e-5, 1e-2, log=True)
+    # From 2**4 = 16 to 2**11 = 2048 steps per env and per rollout
+    n_steps_pow = trial.suggest_int("n_steps_pow", 4, 11)
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.05, log=True)
+    baseline = trial.suggest_categorical("baseline", BASELINE_CHOICES)
+    normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
+    ent_coef = trial.suggest_float("ent_coef", 1e-8, 0.1, log=True)
+    vf_coef = trial.suggest_float("vf_coef", 0.1, 1.0)
+    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5.0, log=True)
+    net_arch = trial.suggest_categorical("net_arch", list(NET_ARCHS))
+    activation_fn = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
+
+    # Display the true values in the reports
+    trial.set_user_attr("gamma", 1.0 - one_minus_gamma)
+    trial.set_user_attr("n_steps", 2**n_steps_pow)
+
+    return convert_reinforce_params(
+        {
+            "learning_rate": learning_rate,
+            "n_steps_pow": n_steps_pow,
+            "one_minus_gamma": one_minus_gamma,
+            "baseline": baseline,
+            "normalize_advantage": normalize_advantage,
+            "ent_coef": ent_coef,
+            "vf_coef": vf_coef,
+            "max_grad_norm": max_grad_norm,
+            "net_arch": net_arch,
+            "activation_fn": activation_fn,
+        }
+    )

@@ -1,0 +1,393 @@
+"""RL Zoo integration: registration, the ``sb3-reinforce-zoo`` command, the sampler and the packaged hyperparameters."""
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+
+pytest.importorskip("rl_zoo3", reason="the Zoo integration needs the `zoo` extra: pip install 'sb3-reinforce[zoo]'")
+
+from rl_zoo3.exp_manager import ExperimentManager
+from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
+from rl_zoo3.utils import ALGOS
+
+from sb3_reinforce import REINFORCE
+from sb3_reinforce.zoo import hyperparams_file, register
+from sb3_reinforce.zoo.cli import _train_args, main, storage_url
+from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, sample_reinforce_params
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGED_YML = Path(str(hyperparams_file()))
+UNTUNED = "# Untuned: starting values, to be replaced by a study"
+
+
+def zoo_env() -> dict[str, str]:
+    """Environment of the CLI subprocesses: no display, one thread (the tests share a few cores)."""
+    env = dict(os.environ)
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    # The repo first, so that the subprocess imports this checkout
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def start_zoo(*args: str) -> subprocess.Popen:
+    """Start ``python -m sb3_reinforce.zoo ARGS...`` (stdout and stderr as text), see :func:`finish_zoo`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sb3_reinforce.zoo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=zoo_env(),
+        cwd=REPO_ROOT,
+    )
+
+
+def finish_zoo(process: subprocess.Popen, timeout: float = 120) -> str:
+    """Wait for a process of :func:`start_zoo`, fail the test if it failed, and return its stdout."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        command = " ".join(process.args[3:])  # type: ignore[index]
+        pytest.fail(f"`{command}` failed ({process.returncode}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    return stdout
+
+
+def run_zoo(*args: str) -> str:
+    """Run ``python -m sb3_reinforce.zoo ARGS...``, fail the test if it fails, and return its stdout."""
+    return finish_zoo(start_zoo(*args))
+
+
+def test_register_is_idempotent():
+    register()
+    state = (dict(ALGOS), dict(HYPERPARAMS_SAMPLER), dict(HYPERPARAMS_CONVERTER))
+    register()
+    assert (dict(ALGOS), dict(HYPERPARAMS_SAMPLER), dict(HYPERPARAMS_CONVERTER)) == state
+    assert ALGOS["reinforce"] is REINFORCE
+    assert HYPERPARAMS_SAMPLER["reinforce"] is sample_reinforce_params
+    assert HYPERPARAMS_CONVERTER["reinforce"] is convert_reinforce_params
+    # The Zoo's own algorithms are still there
+    assert {"a2c", "ppo", "dqn", "sac"} <= set(ALGOS)
+
+
+def test_import_sb3_reinforce_does_not_import_rl_zoo3():
+    code = "import sys, sb3_reinforce; assert 'rl_zoo3' not in sys.modules, 'rl_zoo3 was imported'; print('ok')"
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=zoo_env(), timeout=60)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == "ok"
+
+
+def test_default_config_only_for_reinforce():
+    packaged = str(PACKAGED_YML)
+    cases: list[tuple[list[str], bool]] = [
+        (["--algo", "reinforce", "--env", "CartPole-v1"], True),
+        (["--algo=reinforce", "-n", "100"], True),
+        (["--al", "reinforce"], True),  # abbreviation, as the Zoo's parser accepts it
+        (["--algo", "reinforce", "-conf", "mine.yml"], False),
+        (["--algo", "reinforce", "--conf-file=mine.yml"], False),
+        (["--algo", "reinforce", "--conf", "mine.yml"], False),
+        (["--algo", "a2c"], False),
+        (["--env", "CartPole-v1"], False),  # the Zoo's default algo is ppo
+        (["--algo"], False),  # an error, left to the Zoo
+    ]
+    for args, expect_added in cases:
+        with _train_args(args) as new_args:
+            if expect_added:
+                assert new_args[: len(args)] == args and new_args[len(args) :] == ["--conf-file", packaged], args
+                assert Path(new_args[-1]).is_file()
+            else:
+                assert new_args == args, args
+
+
+def test_storage_url(monkeypatch):
+    import importlib.util
+
+    installed = {"psycopg2"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name in installed else None)
+    assert storage_url("postgresql://user@127.0.0.1:5432/db") == "postgresql+psycopg2://user@127.0.0.1:5432/db"
+    assert storage_url("postgres://host/db") == "postgresql+psycopg2://host/db"
+    for unchanged in ("postgresql+psycopg2://h/db", "postgresql+psycopg://h/db", "sqlite:///study.db", "logs/study.log"):
+        assert storage_url(unchanged) == unchanged
+    installed.add("psycopg")  # psycopg 3: SQLAlchemy's default driver
+    assert storage_url("postgresql://h/db") == "postgresql://h/db"
+    with _train_args(["--algo", "a2c", "--storage", "postgresql://h/db"]) as args:
+        assert args == ["--algo", "a2c", "--storage", "postgresql://h/db"]
+    installed.remove("psycopg")
+    with _train_args(["--algo", "a2c", "--storage=postgresql://h/db"]) as args:
+        assert args == ["--algo", "a2c", "--storage=postgresql://h/db", "--storage", "postgresql+psycopg2://h/db"]
+
+
+def test_cli_usage_and_unknown_script(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for script in ("train", "enjoy", "record_video", "plot_train", "all_plots", "plot_from_file"):
+        assert script in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["not_a_script"])
+    assert exit_info.value.code == 2
+    assert "not_a_script" in capsys.readouterr().err
+
+
+def test_train_enjoy_plot(tmp_path):
+    """train with the packaged hyperparameters, then enjoy, record_video, plot_train and all_plots on the saved run."""
+    log_folder = tmp_path / "logs"
+    train_stdout = run_zoo(
+        "train",
+        "--algo",
+        "reinforce",
+        "--env",
+        "CartPole-v1",
+        "-n",
+        "2000",
+        "-f",
+        str(log_folder),
+        "--seed",
+        "0",
+        "--num-threads",
+        "1",
+        # Two evaluations (every 800 steps, 8 envs): all_plots needs at least two
+        "--eval-freq",
+        "800",
+        "--eval-episodes",
+        "2",
+    )
+    run_dir = log_folder / "reinforce" / "CartPole-v1_1"
+    assert (run_dir / "CartPole-v1.zip").is_file(), train_stdout[-2000:]
+    assert (run_dir / "evaluations.npz").is_file()
+    assert str(PACKAGED_YML) in train_stdout  # "Loading hyperparameters from: ..."
+    with open(run_dir / "CartPole-v1" / "config.yml") as file:
+        config = dict(yaml.load(file, Loader=yaml.UnsafeLoader))
+    assert config["baseline"] == "value" and config["n_steps"] == 64 and config["n_envs"] == 8
+    model = REINFORCE.load(run_dir / "CartPole-v1.zip")
+    assert model.n_steps == 64 and model.baseline == "value" and model.n_envs == 8
+
+    # The scripts that read the run, at the same time
+    train_png, all_png, results, videos = (
+        tmp_path / name for name in ("plot_train.png", "all_plots.png", "results", "videos")
+    )
+    folder = ["-f", str(log_folder)]
+    processes = {
+        "enjoy": start_zoo("enjoy", "--algo", "reinforce", "--env", "CartPole-v1", *folder, "--no-render", "-n", "300"),
+        "plot_train": start_zoo(
+            "plot_train", "--algo", "reinforce", "--env", "CartPole-v1", *folder, "-w", "5", "--savefig", str(train_png)
+        ),
+        "all_plots": start_zoo(
+            "all_plots", "--algos", "reinforce", "--env", "CartPole-v1", *folder, "-o", str(results), "--savefig", str(all_png)
+        ),
+    }
+    record_video = all(importlib.util.find_spec(name) for name in ("moviepy", "pygame"))
+    if record_video:
+        processes["record_video"] = start_zoo(
+            "record_video", "--algo", "reinforce", "--env", "CartPole-v1", *folder, "-n", "100", "-o", str(videos)
+        )
+    stdout = {name: finish_zoo(process) for name, process in processes.items()}
+
+    assert "Loading" in stdout["enjoy"] and "CartPole-v1.zip" in stdout["enjoy"]
+    assert "Episode Reward" in stdout["enjoy"]
+    assert train_png.is_file() and train_png.stat().st_size > 0
+    assert all_png.is_file() and all_png.stat().st_size > 0
+    assert (tmp_path / "results.pkl").is_file()
+    assert "REINFORCE" in stdout["all_plots"]  # the Markdown table
+    if record_video:
+        assert list(videos.glob("final-model-reinforce-CartPole-v1-*.mp4"))
+
+
+def test_optimize(tmp_path):
+    """-optimize runs trials and prints the best; --trial-id then trains with a stored trial's hyperparameters."""
+    storage = str(tmp_path / "study.log")  # Optuna's journal file storage
+    stdout = run_zoo(
+        "train",
+        "--algo",
+        "reinforce",
+        "--env",
+        "CartPole-v1",
+        "-optimize",
+        "--n-trials",
+        "2",
+        "--n-timesteps",
+        "2000",
+        "--sampler",
+        "random",
+        "--pruner",
+        "none",
+        "--no-optim-plots",
+        "--eval-episodes",
+        "2",
+        "--seed",
+        "0",
+        "--num-threads",
+        "1",
+        "-f",
+        str(tmp_path),
+        "--storage",
+        storage,
+        "--study-name",
+        "study",
+        # Rollouts of at most 2 * 2048 steps (instead of 8 envs)
+        "-params",
+        "n_envs:2",
+    )
+    assert "Number of finished trials:  2" in stdout
+    best = stdout.split("Best trial:")[1]
+    assert "Params:" in best
+    for name in ("learning_rate", "n_steps_pow", "one_minus_gamma", "baseline", "net_arch"):
+        assert f"{name}:" in best
+    assert list((tmp_path / "reinforce").glob("report_CartPole-v1_2-trials-2000-random-none_*.csv"))
+
+    # The Zoo converts the stored params of trial 1 with HYPERPARAMS_CONVERTER["reinforce"]
+    # (trial 0 cannot be selected: the Zoo tests `if trial_id`). In this process, to save a start-up.
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    trial_params = optuna.load_study(study_name="study", storage=journal).trials[1].params
+    expected = convert_reinforce_params(trial_params)
+    log_folder = tmp_path / "from_trial"
+    args = ["--storage", storage, "--study-name", "study", "--trial-id", "1", "-n", "200", "--eval-freq", "-1"]
+    main(["train", "--algo", "reinforce", "--env", "CartPole-v1", "-f", str(log_folder), *args, "-params", "n_envs:1"])
+    model = REINFORCE.load(log_folder / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip")
+    assert model.n_steps == expected["n_steps"] and model.baseline == expected["baseline"]
+    assert np.isclose(model.gamma, expected["gamma"]) and np.isclose(model.ent_coef, expected["ent_coef"])
+    assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
+
+
+def test_other_algos_still_work(tmp_path):
+    # The CLI in this process (the subprocess runs are tested above)
+    main(["train", "--algo", "a2c", "--env", "CartPole-v1", "-n", "300", "-f", str(tmp_path), "--eval-freq", "-1"])
+    assert (tmp_path / "a2c" / "CartPole-v1_1" / "CartPole-v1.zip").is_file()
+
+
+def test_unknown_hyperparameter_is_named(tmp_path):
+    conf = tmp_path / "bad.yml"
+    conf.write_text("CartPole-v1:\n  n_timesteps: 100\n  policy: 'MlpPolicy'\n  gae_lambda: 0.95\n")
+    with pytest.raises(TypeError, match="gae_lambda"):
+        main(
+            [
+                "train",
+                "--algo",
+                "reinforce",
+                "--env",
+                "CartPole-v1",
+                "-conf",
+                str(conf),
+                "-f",
+                str(tmp_path),
+                "--eval-freq",
+                "-1",
+            ]
+        )
+    assert not list(tmp_path.glob("reinforce/*/*.zip"))
+
+
+def test_sampler_and_converter():
+    """Sampled hyperparameters build a model, and the converter gives them back from the stored trial params."""
+    register()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    baselines = set()
+    for _ in range(12):
+        trial = study.ask()
+        hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
+        assert set(hyperparams) == {
+            "learning_rate",
+            "n_steps",
+            "gamma",
+            "baseline",
+            "normalize_advantage",
+            "ent_coef",
+            "vf_coef",
+            "max_grad_norm",
+            "policy_kwargs",
+        }
+        assert 0.95 <= hyperparams["gamma"] < 1 and 16 <= hyperparams["n_steps"] <= 2048
+        assert trial.user_attrs["n_steps"] == hyperparams["n_steps"]
+        baselines.add(hyperparams["baseline"])
+        # What --trial-id loads from a storage
+        assert convert_reinforce_params(trial.params) == hyperparams
+        study.tell(trial, 0.0)
+    assert None in baselines and baselines <= {None, "value", "mean", "leave_one_out"}
+
+    model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
+    assert model.n_steps == hyperparams["n_steps"] and model.baseline == hyperparams["baseline"]
+
+
+def _entry_env_ids() -> list[Any]:
+    with open(PACKAGED_YML) as file:
+        entries = yaml.safe_load(file)
+    env_ids = {"default": "FrozenLake-v1", "atari": "PongNoFrameskip-v4"}
+    return [pytest.param(key, env_ids.get(key, key), id=key) for key in entries]
+
+
+def test_every_entry_is_marked():
+    lines = PACKAGED_YML.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line and not line.startswith((" ", "#")):
+            # The entry's comment block, just above it
+            block = []
+            for previous in reversed(lines[:index]):
+                if not previous.startswith("#"):
+                    break
+                block.append(previous)
+            assert UNTUNED in block or any(comment.startswith("# Tuned") for comment in block), line
+
+
+def _skip_if_missing(entry: str, env_id: str) -> None:
+    if entry in ("HalfCheetah-v5", "Hopper-v5"):
+        pytest.importorskip("mujoco", reason="MuJoCo envs need gymnasium[mujoco]")
+    if entry == "atari":
+        ale_py = pytest.importorskip("ale_py", reason="Atari envs need ale-py")
+        import gymnasium as gym
+
+        gym.register_envs(ale_py)
+        try:
+            gym.make(env_id).close()
+        except Exception as error:  # ROMs missing, ...
+            pytest.skip(f"{env_id} cannot be made: {error}")
+
+
+@pytest.mark.parametrize("entry, env_id", _entry_env_ids())
+def test_hyperparams_entry_builds_model(entry, env_id, tmp_path, monkeypatch):
+    """Each entry of the packaged reinforce.yml goes through the Zoo's processing and builds a model (no training)."""
+    monkeypatch.chdir(tmp_path)  # MuJoCo writes its warnings to MUJOCO_LOG.TXT in the working directory
+    _skip_if_missing(entry, env_id)
+    register()
+    with open(PACKAGED_YML) as file:
+        raw = yaml.safe_load(file)[entry]
+    manager = ExperimentManager(
+        argparse.Namespace(),
+        "reinforce",
+        env_id,
+        str(tmp_path),
+        eval_freq=-1,
+        config=str(PACKAGED_YML),
+        seed=0,
+        verbose=0,
+        device="cpu",
+    )
+    assert manager._is_atari == (entry == "atari")
+    results = manager.setup_experiment()
+    assert results is not None
+    model, saved_hyperparams = results
+    try:
+        assert isinstance(model, REINFORCE)
+        assert dict(saved_hyperparams) == raw
+        assert model.n_envs == raw.get("n_envs", 1)
+        assert manager.n_timesteps == int(raw["n_timesteps"])
+        for key in ("n_steps", "baseline", "normalize_advantage", "ent_coef", "vf_coef", "max_grad_norm", "use_sde"):
+            if key in raw:
+                assert getattr(model, key) == raw[key], key
+        if "gamma" in raw:
+            assert np.isclose(model.gamma, raw["gamma"])
+        assert (model.get_vec_normalize_env() is not None) == bool(raw.get("normalize", False))
+        assert model.policy is not None
+    finally:
+        assert model.env is not None
+        model.env.close()
