@@ -169,9 +169,9 @@ def test_train_enjoy_plot(tmp_path):
     assert str(PACKAGED_YML) in train_stdout  # "Loading hyperparameters from: ..."
     with open(run_dir / "CartPole-v1" / "config.yml") as file:
         config = dict(yaml.load(file, Loader=yaml.UnsafeLoader))
-    assert config["baseline"] == "value" and config["n_steps"] == 64 and config["n_envs"] == 8
+    assert config["baseline"] == "value" and config["n_steps"] == 32 and config["n_envs"] == 8
     model = REINFORCE.load(run_dir / "CartPole-v1.zip")
-    assert model.n_steps == 64 and model.baseline == "value" and model.n_envs == 8
+    assert model.n_steps == 32 and model.baseline == "value" and model.n_envs == 8
 
     # The scripts that read the run, at the same time
     train_png, all_png, results, videos = (
@@ -264,6 +264,19 @@ def test_other_algos_still_work(tmp_path):
     # The CLI in this process (the subprocess runs are tested above)
     main(["train", "--algo", "a2c", "--env", "CartPole-v1", "-n", "300", "-f", str(tmp_path), "--eval-freq", "-1"])
     assert (tmp_path / "a2c" / "CartPole-v1_1" / "CartPole-v1.zip").is_file()
+
+
+def test_continue_training_from_agent(tmp_path):
+    """The Zoo's -i (continue from a trained agent) resumes a REINFORCE model."""
+    common = ["--algo", "reinforce", "--env", "CartPole-v1", "-f", str(tmp_path), "--eval-freq", "-1", "--seed", "0"]
+    main(["train", *common, "-n", "512"])
+    first = tmp_path / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip"
+    trained = REINFORCE.load(first)
+    main(["train", *common, "-n", "512", "-i", str(first)])
+    resumed = REINFORCE.load(tmp_path / "reinforce" / "CartPole-v1_2" / "CartPole-v1.zip")
+    assert resumed.num_timesteps >= 512
+    # it started from the trained weights: they changed by training further, but from there
+    assert resumed._n_updates > trained._n_updates
 
 
 def test_unknown_hyperparameter_is_named(tmp_path):
