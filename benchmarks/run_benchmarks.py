@@ -70,6 +70,16 @@ def system_info() -> dict[str, str]:
     }
 
 
+def git_commit() -> str:
+    """The code a run was made with: the commit, with "+dirty" if the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=BENCH_DIR, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def run_dir(env: str, algo: str, seed: int) -> Path:
     return RUNS_DIR / env / algo / f"seed{seed}"
 
@@ -99,7 +109,13 @@ def run_one(env: str, algo: str, seed: int) -> str:
     if process.returncode != 0:
         return f"FAIL {env} {algo} {seed} (exit {process.returncode}, see {folder / 'train.log'})"
     budget = SCOPE[env][0]
-    done = {"command": " ".join(cmd[1:]), "wall_clock_s": round(wall, 1), "steps": budget, "steps_per_s": round(budget / wall)}
+    done = {
+        "command": " ".join(cmd[1:]),
+        "git_commit": git_commit(),
+        "wall_clock_s": round(wall, 1),
+        "steps": budget,
+        "steps_per_s": round(budget / wall),
+    }
     (folder / "done.json").write_text(json.dumps(done, indent=2))
     collect_one(env, algo, seed)
     return f"done {env} {algo} {seed} in {wall:.0f}s"

@@ -7,8 +7,9 @@ gives :math:`\\nabla J` with respect to the policy's own ``action_net.weight`` a
 (see ``tests/mdp.py``). The policy is held fixed: ``optimizer.step`` is replaced by a recorder, so every update
 of ``model.learn()`` yields one independent gradient estimate of the same :math:`\\nabla J`.
 
-``train()`` minimizes the mean over the batch's transitions of :math:`-\\Psi_t \\log \\pi(a_t|s_t)`: its gradient
-times ``n_transitions`` is :math:`-\\sum_{\\text{episodes}} \\sum_t \\Psi_t \\nabla \\log \\pi`, and the pooled
+``train()`` minimizes :math:`-\\frac{1}{N} \\sum_{\\text{episodes}} \\sum_t \\Psi_t \\log \\pi(a_t|s_t)`, with the constant
+``N = model.policy_loss_divisor``: its gradient times ``N`` is
+:math:`-\\sum_{\\text{episodes}} \\sum_t \\Psi_t \\nabla \\log \\pi`, and the pooled
 estimate over all updates, :math:`\\sum_{\\text{updates}} (\\ldots) / \\sum n_{\\text{episodes}}`, estimates
 :math:`-\\nabla J`. Deliberately wrong estimators, recomputed from the very same batches, must fail the same checks.
 
@@ -30,6 +31,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.common.buffers import EpisodicRolloutBufferSamples
+from sb3_reinforce.reinforce.reinforce import leave_one_out_baseline
 from tests.mdp import TabularEnv, TabularMDP, TabularVecEnv, corridor_mdp, random_mdp
 
 LINEAR_POLICY = dict(net_arch=dict(pi=[], vf=[]))
@@ -86,6 +88,17 @@ def reward_to_come(batch: EpisodicRolloutBufferSamples, gamma: float) -> th.Tens
     return th.as_tensor(come, dtype=batch.returns.dtype)
 
 
+def discounted_whole_return(batch: EpisodicRolloutBufferSamples, gamma: float) -> th.Tensor:
+    """
+    WRONG (what ``reward_to_go=False, discount_weighting=True`` would compute, now a ValueError): step t weighted by
+    gamma^t times R(tau) (leave-one-out baseline): R(tau) already discounts from t=0, so G_t ends up weighted by
+    gamma^(2t).
+    """
+    returns = batch.episode_returns
+    advantages = returns - leave_one_out_baseline(returns, batch.episode_ids, None)
+    return advantages * gamma ** batch.episode_steps.to(returns.dtype)
+
+
 def drop_cut_episodes(batch: EpisodicRolloutBufferSamples, gamma: float) -> th.Tensor:
     """WRONG: G_t, but only for the episodes that fit inside one rollout (those cut by a rollout edge are dropped)."""
     ids = batch.episode_ids.numpy()
@@ -102,8 +115,9 @@ class GradientRun:
 
     :param exact: :math:`\\nabla J` (flattened ``[W, b]``) at the policy's parameters
     :param objective: :math:`J` at the policy's parameters
-    :param sums: per update, the recorded gradient times ``n_transitions``,
+    :param sums: per update, the recorded gradient times ``policy_loss_divisor``,
         :math:`-\\sum_{ep} \\sum_t \\Psi_t \\nabla\\log\\pi`
+    :param divisor: the model's ``policy_loss_divisor`` (a constant)
     :param n_episodes: per update, the number of episodes in the batch
     :param n_transitions: per update, the number of transitions in the batch
     :param others: per update, :math:`-\\sum \\Psi_t \\nabla \\log \\pi` for each recomputed estimator, by name
@@ -116,6 +130,7 @@ class GradientRun:
     exact: np.ndarray
     objective: float
     sums: np.ndarray
+    divisor: int
     n_episodes: np.ndarray
     n_transitions: np.ndarray
     others: dict[str, np.ndarray]
@@ -131,12 +146,12 @@ class GradientRun:
 
     @property
     def mean_update(self) -> np.ndarray:
-        """The mean of the raw recorded gradients (each a mean over its batch's transitions): SGD's expected step."""
-        return (self.sums / self.n_transitions[:, None]).mean(0)
+        """The mean of the raw recorded gradients (the gradients of the loss as train() computes it): SGD's expected step."""
+        return (self.sums / self.divisor).mean(0)
 
     @property
     def per_update(self) -> np.ndarray:
-        """Each update's estimate of :math:`-\\nabla J` (its gradient rescaled by n_transitions / n_episodes)."""
+        """Each update's estimate of :math:`-\\nabla J` (its gradient rescaled by policy_loss_divisor / n_episodes)."""
         return self.sums / self.n_episodes[:, None]
 
     @property
@@ -235,7 +250,7 @@ class GradientRecorder(BaseCallback):
         buffer = self.model.rollout_buffer
         action_net = self.model.policy.action_net
         assert action_net.weight.grad is not None and action_net.bias.grad is not None
-        self.sums.append(_flat(action_net.weight.grad, action_net.bias.grad) * buffer.n_transitions)
+        self.sums.append(_flat(action_net.weight.grad, action_net.bias.grad) * self.model.policy_loss_divisor)
         self.n_episodes.append(buffer.n_episodes)
         self.n_transitions.append(buffer.n_transitions)
         for name in self.estimators:
@@ -296,6 +311,7 @@ def estimate(
         exact=mdp.exact_gradient(action_net.weight, action_net.bias, model.gamma),
         objective=float(mdp.exact_objective(action_net.weight, action_net.bias, model.gamma).detach()),
         sums=np.array(recorder.sums),
+        divisor=model.policy_loss_divisor,
         n_episodes=np.array(recorder.n_episodes, dtype=np.float64),
         n_transitions=np.array(recorder.n_transitions, dtype=np.float64),
         others={name: np.array(values) for name, values in recorder.others.items()},
@@ -460,6 +476,7 @@ def test_whole_return_is_unbiased_without_discount_weighting() -> None:
     """
     gamma < 1, reward_to_go=False: R(tau) = G_0 already discounts every reward from the start of the episode, so the
     plain estimator sum_t grad log pi(a_t|s_t) R(tau) is the likelihood-ratio gradient of J_gamma: unbiased.
+    Weighting it by gamma^t as well (which REINFORCE refuses with a ValueError) weighs G_t by gamma^(2t): biased.
     """
     run = estimate(
         MDP_DISCOUNTED,
@@ -469,35 +486,24 @@ def test_whole_return_is_unbiased_without_discount_weighting() -> None:
         baseline="leave_one_out",
         reward_to_go=False,
         discount_weighting=False,
+        estimators={"discounted_whole_return": discounted_whole_return},
     )
-    print(f"gamma={GAMMA}, reward_to_go=False, no discount_weighting: cosine {run.cosine:.4f}")
-    assert run.cosine >= 0.99
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with reward_to_go=False, discount_weighting multiplies R(tau), already discounted from t=0, by gamma^t "
-    "again: the estimate weighs step t by gamma^(2t) and is biased for J_gamma (the docstring says unbiased)",
-)
-def test_discount_weighting_whole_return() -> None:
-    """gamma < 1, reward_to_go=False, discount_weighting=True: documented as unbiased for J_gamma."""
-    run = estimate(
-        MDP_DISCOUNTED,
-        THETA_DISCOUNTED,
-        150_000,
-        gamma=GAMMA,
-        baseline="leave_one_out",
-        reward_to_go=False,
-        discount_weighting=True,
-    )
+    wrong = run.other_cosine("discounted_whole_return")
     mdp, weight, bias = MDP_DISCOUNTED, *(th.tensor(x, requires_grad=True) for x in THETA_DISCOUNTED)
-    # What it estimates: step t weighted by gamma^(2t), i.e. the visitation d_{gamma^2}
+    # What the wrong one estimates: step t weighted by gamma^(2t), i.e. the visitation d_{gamma^2}
     predicted = cosine(
         mdp.score_gradient(weight, bias, mdp.visitation(weight, bias, GAMMA**2), mdp.action_values(weight, bias, GAMMA)),
         run.exact,
     )
-    print(f"gamma={GAMMA}, reward_to_go=False, discount_weighting: cosine {run.cosine:.4f} (its expectation {predicted:.4f})")
+    print(
+        f"gamma={GAMMA}, reward_to_go=False: cosine without discount_weighting {run.cosine:.4f}; with gamma^t as well "
+        f"{wrong:.4f} (its expectation {predicted:.4f})"
+    )
     assert run.cosine >= 0.99
+    assert wrong < 0.95
+    assert abs(wrong - predicted) < 0.05
+    with pytest.raises(ValueError, match="discount_weighting"):
+        make_model(MDP_DISCOUNTED, THETA_DISCOUNTED, gamma=GAMMA, reward_to_go=False, discount_weighting=True)
 
 
 def test_baselines_reduce_variance() -> None:
@@ -568,23 +574,21 @@ def test_long_episodes_cut_by_rollouts(baseline: str | None) -> None:
     assert dropped < -0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: train() averages the loss over the batch's transitions, and a batch's transition count grows with the "
-    "long episodes that end in it: the long episodes' terms are divided by a count they inflate themselves, so the "
-    "expected update E[g_b / n_transitions_b] is not along grad J (here it points the opposite way)",
-)
 def test_expected_update_with_long_episodes() -> None:
     """
-    The step SGD takes in expectation is the mean of the raw per-update gradients (each a mean over its batch's
-    transitions). On the corridor, it should point along -grad J like the pooled per-episode estimate does.
+    The step SGD takes in expectation is the mean of the raw per-update gradients. On the corridor, it points along
+    -grad J like the pooled per-episode estimate does. (When train() divided each batch's sum by the batch's own
+    number of transitions, which the long episodes inflate, this cosine was -1.)
     """
     run = corridor_run(None)
     expected_step = cosine(run.mean_update, -run.exact)
+    # WRONG: each batch's sum divided by its own number of transitions (the loss of SB3's A2C, a mean over steps)
+    per_own_size = cosine((run.sums / run.n_transitions[:, None]).mean(0), -run.exact)
     rescaled = cosine(run.per_update.mean(0), -run.exact)
     print(
-        f"corridor, baseline=None: mean raw update cosine {expected_step:.4f}; rescaled by n_transitions/n_episodes "
+        f"corridor, baseline=None: mean raw update cosine {expected_step:.4f}; rescaled by divisor/n_episodes "
         f"{rescaled:.4f}; pooled {run.cosine:.4f} (batches of {run.n_transitions.min():.0f} to "
-        f"{run.n_transitions.max():.0f} transitions)"
+        f"{run.n_transitions.max():.0f} transitions); divided by the batch's own size {per_own_size:.4f}"
     )
     assert expected_step > 0.9
+    assert per_own_size < 0

@@ -22,6 +22,7 @@ from tests.helpers import FixedRewardEnv
         (dict(baseline="critic"), "baseline"),
         (dict(bootstrap_truncated=True, baseline=None), "bootstrap_truncated"),
         (dict(bootstrap_truncated=True, baseline="mean"), "bootstrap_truncated"),
+        (dict(discount_weighting=True, reward_to_go=False), "discount_weighting"),
         (dict(vf_coef=-1.0), "vf_coef"),
         (dict(ent_coef=-0.01), "ent_coef"),
         (dict(max_grad_norm=0.0), "max_grad_norm"),

@@ -62,8 +62,9 @@ class REINFORCE(OnPolicyAlgorithm):
         no critic) or ``"leave_one_out"`` (for each episode, the mean return of the *other* episodes of the batch;
         no critic; unbiased)
     :param discount_weighting: If True, step t's term is multiplied by :math:`\\gamma^t`, t counted from the
-        start of its episode (Sutton & Barto's REINFORCE): the estimate is then unbiased for the discounted
-        objective :math:`J_\\gamma`. If False (the usual practice), it is biased for gamma < 1.
+        start of its episode (Sutton & Barto's REINFORCE): with ``reward_to_go=True`` the estimate is then unbiased
+        for the discounted objective :math:`J_\\gamma`; if False (the usual practice), it is biased for gamma < 1.
+        Only allowed with ``reward_to_go=True``: the whole return is already unbiased without it.
     :param normalize_advantage: Whether to normalize :math:`\\Psi_t` over the batch (zero mean, unit std)
     :param ent_coef: Entropy coefficient for the loss calculation, >= 0
     :param vf_coef: Value function coefficient for the loss calculation, >= 0 (used with ``baseline="value"``)
@@ -131,21 +132,6 @@ class REINFORCE(OnPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        _check_args(
-            learning_rate=learning_rate,
-            n_steps=n_steps,
-            n_episodes=n_episodes,
-            gamma=gamma,
-            baseline=baseline,
-            ent_coef=ent_coef,
-            vf_coef=vf_coef,
-            max_grad_norm=max_grad_norm,
-            bootstrap_truncated=bootstrap_truncated,
-            sde_sample_freq=sde_sample_freq,
-            stats_window_size=stats_window_size,
-            rollout_buffer_class=rollout_buffer_class,
-            rollout_buffer_kwargs=rollout_buffer_kwargs,
-        )
         for name, flag in (
             ("reward_to_go", reward_to_go),
             ("discount_weighting", discount_weighting),
@@ -156,6 +142,23 @@ class REINFORCE(OnPolicyAlgorithm):
         ):
             if not isinstance(flag, (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")
+        _check_args(
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            n_episodes=n_episodes,
+            gamma=gamma,
+            baseline=baseline,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            bootstrap_truncated=bootstrap_truncated,
+            reward_to_go=reward_to_go,
+            discount_weighting=discount_weighting,
+            sde_sample_freq=sde_sample_freq,
+            stats_window_size=stats_window_size,
+            rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_kwargs=rollout_buffer_kwargs,
+        )
         super().__init__(
             policy,
             env,
@@ -357,8 +360,24 @@ class REINFORCE(OnPolicyAlgorithm):
         else:
             advantages = returns
         if self.discount_weighting:
+            # (only with reward_to_go, see _check_args)
             advantages = advantages * (self.gamma ** batch.episode_steps.to(advantages.dtype))
         return advantages
+
+    @property
+    def policy_loss_divisor(self) -> int:
+        """
+        N in the policy loss :math:`-\\frac{1}{N} \\sum_{\\tau} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t`: ``n_episodes``
+        if it is set (the loss is then per episode), else ``n_steps * n_envs``, the number of steps a rollout
+        collects (the loss is then per step).
+
+        It is a constant on purpose. A batch's own count of steps (or episodes) depends on which episodes ended in
+        it: dividing by it would shrink the terms of the long episodes that inflate it, and bias the expected
+        update away from the policy gradient (towards short episodes; ``tests/test_exact_gradient.py``).
+        """
+        if self.n_episodes is not None:
+            return self.n_episodes
+        return self.n_steps * self.n_envs
 
     def train(self) -> None:
         """
@@ -403,7 +422,8 @@ class REINFORCE(OnPolicyAlgorithm):
             if self.stale_correction and stale_fraction > 0:
                 ratio = th.exp(log_prob.detach() - batch.old_log_prob).clamp(max=1.0)
                 score_weights = advantages * th.where(batch.stale, ratio, th.ones_like(ratio))
-            policy_loss = -(score_weights * log_prob).mean()
+            # A sum over the batch's steps divided by a constant, not by the batch's own size: see policy_loss_divisor
+            policy_loss = -(score_weights * log_prob).sum() / self.policy_loss_divisor
 
             # Entropy loss favor exploration
             if entropy is None:
@@ -559,6 +579,8 @@ def _check_args(
     vf_coef: float,
     max_grad_norm: float,
     bootstrap_truncated: bool,
+    reward_to_go: bool,
+    discount_weighting: bool,
     sde_sample_freq: int,
     stats_window_size: int,
     rollout_buffer_class: type[RolloutBuffer] | None,
@@ -586,6 +608,13 @@ def _check_args(
         raise ValueError(
             f"bootstrap_truncated=True needs a value estimate, so it is only allowed with baseline='value' "
             f"(got baseline={baseline!r}). Set baseline='value' or bootstrap_truncated=False."
+        )
+    if discount_weighting and not reward_to_go:
+        raise ValueError(
+            "discount_weighting=True weights step t's reward-to-go G_t by gamma^t (Sutton & Barto); it needs "
+            "reward_to_go=True. The whole return R(tau) already discounts every reward from the episode's start, so "
+            "reward_to_go=False is unbiased for the discounted objective without the weighting (and biased with it). "
+            "Set discount_weighting=False, or reward_to_go=True."
         )
     if not isinstance(sde_sample_freq, (int, np.integer)) or isinstance(sde_sample_freq, bool) or sde_sample_freq == 0:
         raise ValueError(f"sde_sample_freq must be -1 (once per rollout) or an integer >= 1, got {sde_sample_freq!r}.")
