@@ -1,6 +1,7 @@
 """
 Train REINFORCE, A2C and PPO with the RL Zoo on a list of envs and seeds, with one budget and one evaluation
-protocol per env. Resumable: a run with a ``done.json`` is skipped, an unfinished one is started again.
+protocol per env. Resumable: a run with a ``done.json`` (in ``runs/`` or in the committed ``data/``) is skipped, an unfinished one is
+started again.
 
 Usage (the full benchmark of ``benchmarks/RESULTS.md``; at most 2 runs at a time)::
 
@@ -96,7 +97,8 @@ def command(env: str, algo: str, seed: int) -> list[str]:
 
 def run_one(env: str, algo: str, seed: int) -> str:
     folder = run_dir(env, algo, seed)
-    if (folder / "done.json").exists():
+    # done here, or on another machine (the collected data is committed)
+    if (folder / "done.json").exists() or (DATA_DIR / env / algo / f"seed{seed}" / "done.json").exists():
         return f"skip {env} {algo} {seed} (done)"
     if folder.exists():
         shutil.rmtree(folder)  # an interrupted run starts again
