@@ -1,7 +1,7 @@
 """
 Train REINFORCE, A2C and PPO with the RL Zoo on a list of envs and seeds, with one budget and one evaluation
-protocol per env. Resumable: a run with a ``done.json`` (in ``runs/`` or in the committed ``data/``) is skipped, an unfinished one is
-started again.
+protocol per env. Resumable: a run with a ``done.json`` (in ``runs/`` or in the committed ``data/``) is skipped,
+an unfinished one is started again.
 
 Usage (the full benchmark of ``benchmarks/RESULTS.md``; at most 2 runs at a time)::
 
