@@ -27,7 +27,8 @@ class EpisodicRolloutBufferSamples(NamedTuple):
 
     :param observations: observations :math:`s_t`
     :param actions: actions :math:`a_t`
-    :param old_values: :math:`V(s_t)` recorded when the step was collected (zero if the value head is unused)
+    :param old_values: :math:`V(s_t)` recorded when the step was collected; zero from ``REINFORCE``, whose rollouts
+        skip the value head (kept for the shape of SB3's ``RolloutBufferSamples``)
     :param old_log_prob: :math:`\\log \\pi_{old}(a_t|s_t)` recorded when the step was collected
     :param returns: reward-to-go :math:`G_t = \\sum_{k \\ge t} \\gamma^{k-t} r_k` (to the end of the episode)
     :param episode_returns: discounted return :math:`R(\\tau) = G_0` of the episode the step belongs to

@@ -260,15 +260,12 @@ class REINFORCE(OnPolicyAlgorithm):
 
             with th.no_grad():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                if self._uses_value:
-                    actions, values, log_probs = self.policy(obs_tensor)
-                else:
-                    # The value head is not needed: skip it
-                    values = None
-                    distribution = self.policy.get_distribution(obs_tensor)
-                    actions = distribution.get_actions()
-                    log_probs = distribution.log_prob(actions)
-            actions = actions.cpu().numpy()
+                # The actor alone: no baseline needs V(s_t) from the rollout (the value baseline is evaluated in
+                # train(), by the current value head), so the rollout skips the value head
+                distribution = self.policy.get_distribution(obs_tensor)
+                actions_tensor = distribution.get_actions()
+                log_probs = distribution.log_prob(actions_tensor)
+            actions = actions_tensor.cpu().numpy()
 
             # Rescale and perform action
             clipped_actions = actions
@@ -299,7 +296,7 @@ class REINFORCE(OnPolicyAlgorithm):
                 actions,
                 rewards,
                 self._last_episode_starts,  # type: ignore[arg-type]
-                values,
+                None,
                 log_probs,
                 done=dones,
             )
