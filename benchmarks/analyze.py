@@ -64,7 +64,8 @@ def first_reach(run: dict, threshold: float) -> float:
 
 def interval(scores: np.ndarray, func) -> tuple[float, float, float]:
     point, ci = rly.get_interval_estimates({"x": scores.reshape(-1, 1)}, func, reps=REPS)
-    return float(point["x"]), float(ci["x"][0]), float(ci["x"][1])
+    low, high = np.ravel(ci["x"])
+    return float(np.ravel(point["x"])[0]), float(low), float(high)
 
 
 def fmt_steps(value: float) -> str:
@@ -76,7 +77,7 @@ def _mean_per_point(scores: np.ndarray) -> np.ndarray:
     return scores.mean(axis=(0, 1))
 
 
-def curves(env: str, data: dict[str, list[dict]]) -> Path:
+def curves(env: str, data: dict[str, list[dict]], system: dict[str, str]) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for algo, runs in data.items():
         if not runs:
@@ -99,8 +100,13 @@ def curves(env: str, data: dict[str, list[dict]]) -> Path:
         ax.set_ylabel("deterministic eval return (10 episodes)")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"{env}: mean and 95% bootstrap CI over seeds\n(python benchmarks/run_benchmarks.py --envs {env}; "
-                 "python benchmarks/analyze.py)", fontsize=9)  # fmt: skip
+    seeds = sorted({run["seed"] for runs in data.values() for run in runs})
+    versions = ", ".join(f"{key} {system.get(key, '?')}" for key in ("sb3_reinforce", "stable_baselines3", "rl_zoo3", "torch"))
+    fig.suptitle(
+        f"{env}: mean and 95% bootstrap CI over seeds {seeds[0]}-{seeds[-1]}\n"
+        f"python benchmarks/run_benchmarks.py --envs {env}; python benchmarks/analyze.py ({versions})",
+        fontsize=9,
+    )
     fig.tight_layout()
     FIGURES.mkdir(exist_ok=True)
     path = FIGURES / f"{env}.png"
@@ -148,7 +154,7 @@ def main() -> None:
                 f"| {env} | {algo} | {len(runs)} | {iqm:.1f} [{low:.1f}, {high:.1f}] | {final.mean():.1f} ± {final.std():.1f} "
                 f"| {reach_text} | {wall / 60:.1f} min | {fps:.0f} |"
             )
-        figures.append(curves(env, data))
+        figures.append(curves(env, data, system))
     lines += [
         "",
         "## Targets for REINFORCE",
@@ -169,11 +175,15 @@ def main() -> None:
         reach = np.median([first_reach(run, 475.0) for run in cartpole])
         late = [run["scores"][run["timesteps"] >= 50_000] for run in cartpole]
         never_below = all((scores >= 475).all() for scores in late)
+        # The IQM over seeds at each evaluation from 50k steps on
+        # (every run has the same evaluation schedule)
+        late_iqm = np.array([metrics.aggregate_iqm(column) for column in np.array(late).T])
         lines += [
             "",
             f"CartPole-v1 extra targets: first ≥ 475 by 20k steps (median over seeds): {fmt_steps(reach)} "
-            f"({'met' if reach <= 20_000 else 'missed'}); never below 475 after 50k steps, every seed: "
-            f"{'met' if never_below else 'missed'} "
+            f"({'met' if reach <= 20_000 else 'missed'}). Never below 475 after 50k steps: IQM over seeds at each "
+            f"evaluation from 50k on, lowest {np.min(late_iqm):.1f} ({'met' if np.min(late_iqm) >= 475 else 'missed'}); "
+            f"every seed: {'met' if never_below else 'missed'} "
             f"({sum((s >= 475).all() for s in late)}/{len(late)} seeds stay ≥ 475).",
         ]
     lines += ["", "## Learning curves", ""] + [f"![{path.stem}](figures/{path.name})" for path in figures]
