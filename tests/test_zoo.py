@@ -169,9 +169,12 @@ def test_train_enjoy_plot(tmp_path):
     assert str(PACKAGED_YML) in train_stdout  # "Loading hyperparameters from: ..."
     with open(run_dir / "CartPole-v1" / "config.yml") as file:
         config = dict(yaml.load(file, Loader=yaml.UnsafeLoader))
-    assert config["baseline"] == "value" and config["n_steps"] == 32 and config["n_envs"] == 8
+    with open(PACKAGED_YML) as file:
+        entry = yaml.safe_load(file)["CartPole-v1"]
+    assert (config["baseline"], config["n_steps"], config["n_envs"]) == (entry["baseline"], entry["n_steps"], entry["n_envs"])
     model = REINFORCE.load(run_dir / "CartPole-v1.zip")
-    assert model.n_steps == 32 and model.baseline == "value" and model.n_envs == 8
+    assert (model.baseline, model.n_steps, model.n_envs) == (entry["baseline"], entry["n_steps"], entry["n_envs"])
+    assert model.gamma == entry["gamma"] and model.normalize_advantage == entry["normalize_advantage"]
 
     # The scripts that read the run, at the same time
     train_png, all_png, results, videos = (
