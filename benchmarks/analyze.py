@@ -104,7 +104,7 @@ def curves(env: str, data: dict[str, list[dict]], system: dict[str, str]) -> Pat
     versions = ", ".join(f"{key} {system.get(key, '?')}" for key in ("sb3_reinforce", "stable_baselines3", "rl_zoo3", "torch"))
     fig.suptitle(
         f"{env}: mean and 95% bootstrap CI over seeds {seeds[0]}-{seeds[-1]}\n"
-        f"python benchmarks/run_benchmarks.py --envs {env}; python benchmarks/analyze.py ({versions})",
+        f"python benchmarks/run_benchmarks.py --envs {env}; python benchmarks/analyze.py\n{versions}",
         fontsize=9,
     )
     fig.tight_layout()
