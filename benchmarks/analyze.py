@@ -35,6 +35,10 @@ TARGETS = {
     "Hopper-v5": 800.0,
 }
 REPS = 2000
+# Fixed bootstrap seed: rerunning analyze.py on the same data gives the same CIs. rliable's StratifiedBootstrap
+# draws from NumPy's global generator (its random_state argument does not reach update_indices), so it is seeded
+# before each call.
+BOOTSTRAP_SEED = 0
 
 
 def load_runs(env: str, algo: str) -> list[dict]:
@@ -63,6 +67,7 @@ def first_reach(run: dict, threshold: float) -> float:
 
 
 def interval(scores: np.ndarray, func) -> tuple[float, float, float]:
+    np.random.seed(BOOTSTRAP_SEED)
     point, ci = rly.get_interval_estimates({"x": scores.reshape(-1, 1)}, func, reps=REPS)
     low, high = np.ravel(ci["x"])
     return float(np.ravel(point["x"])[0]), float(low), float(high)
@@ -87,6 +92,7 @@ def curves(env: str, data: dict[str, list[dict]], system: dict[str, str]) -> Pat
         scores = np.stack([run["scores"][:n] for run in runs])  # (n_seeds, n_points)
         mean = scores.mean(axis=0)
         # 95% bootstrap CI of the mean at every evaluation point, from rliable
+        np.random.seed(BOOTSTRAP_SEED)
         _, cis = rly.get_interval_estimates({algo: scores[:, None, :]}, _mean_per_point, reps=500)
         low, high = cis[algo]
         label = f"{algo} ({len(runs)} seeds)"
