@@ -2,9 +2,11 @@
 Diagnostic for REINFORCE's slow progress on LunarLander-v3 (see ``benchmarks/notes.md``).
 
 With the packaged LunarLander-v3 entry (value baseline, n_steps 512, 8 envs, lr 5e-4), ``train/explained_variance``
-stays near 0 for the whole 1M steps: with one gradient step per update, the value head cannot follow returns of
-magnitude ~100, so the baseline removes little variance. This script trains with the entry's values and one of two
-remedies, and prints the deterministic evaluation (10 episodes) and the mean training return every 50k steps:
+stays near 0 for the whole 1M steps, so the baseline removes little variance. A first guess was that one gradient
+step per update cannot make the value head follow returns of magnitude ~100. This script trains with the entry's
+values and one of two remedies, and prints the deterministic evaluation (10 episodes), the mean training return
+and the last update's explained variance every 50k steps. (Neither remedy raised the explained variance: see the
+notes; the guess is at most part of the cause.)
 
 - ``"value_steps": K``: K extra gradient steps on the value loss alone after each update (as Spinning Up's VPG
   does). They change only the value head, fitted on the episodes the policy step has just used, so the baseline
