@@ -11,7 +11,8 @@ Usage (the full benchmark of ``benchmarks/RESULTS.md``; at most 2 runs at a time
 Each run is ``python -m sb3_reinforce.zoo train --algo ALGO --env ENV -n BUDGET --seed SEED
 --eval-freq FREQ --eval-episodes 10 --n-eval-envs 1 --num-threads 1 -f benchmarks/runs/ENV/ALGO/seedSEED``:
 A2C and PPO use the Zoo's tuned hyperparameters, REINFORCE ours (``sb3_reinforce/hyperparams/reinforce.yml``);
-the Zoo's ``EvalCallback`` evaluates deterministically (not on Atari). The budget ``-n`` overrides each
+the Zoo's ``EvalCallback`` evaluates deterministically (not on Atari). The Zoo has A2C and PPO entries for
+HalfCheetah-v4 and Hopper-v4 only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``). The budget ``-n`` overrides each
 file's ``n_timesteps`` so that all three algorithms get the same number of steps.
 Raw logs go to ``benchmarks/runs/`` (not committed); ``collect`` copies the small per-seed files that the results
 need into ``benchmarks/data/`` (committed).
@@ -42,6 +43,9 @@ SCOPE: dict[str, tuple[int, int, int, float | None]] = {
     "Hopper-v5": (1_000_000, 3, 25_000, None),
 }
 ALGOS = ("reinforce", "a2c", "ppo")
+# RL Zoo 2.9.2's a2c.yml and ppo.yml have entries for the MuJoCo v4 envs only: A2C and PPO get the v4 entry, unchanged,
+# under the v5 name (through -conf; see zoo_conf)
+ZOO_ENTRY_ALIASES = {"HalfCheetah-v5": "HalfCheetah-v4", "Hopper-v5": "Hopper-v4"}
 
 
 def system_info() -> dict[str, str]:
@@ -85,14 +89,34 @@ def run_dir(env: str, algo: str, seed: int) -> Path:
     return RUNS_DIR / env / algo / f"seed{seed}"
 
 
+def zoo_conf(env: str, algo: str) -> Path | None:
+    """
+    For A2C and PPO on an env of ``ZOO_ENTRY_ALIASES``: write the Zoo's entry of the aliased env, under this env's
+    name, to ``data/ENV/ALGO/zoo_hyperparams.yml`` (committed) and return its path. None otherwise.
+    """
+    if algo == "reinforce" or env not in ZOO_ENTRY_ALIASES:
+        return None
+    import rl_zoo3
+    import yaml
+
+    with open(Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml") as file:
+        entries = yaml.safe_load(file)  # resolves the file's YAML anchors (<<: *mujoco-defaults)
+    path = DATA_DIR / env / algo / "zoo_hyperparams.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = f"# RL Zoo {rl_zoo3.__version__} {algo}.yml entry {ZOO_ENTRY_ALIASES[env]}, unchanged, under the name {env}\n"
+    path.write_text(header + yaml.safe_dump({env: entries[ZOO_ENTRY_ALIASES[env]]}))
+    return path
+
+
 def command(env: str, algo: str, seed: int) -> list[str]:
     budget, _, eval_freq, _ = SCOPE[env]
+    conf = zoo_conf(env, algo)
     return [
         sys.executable, "-m", "sb3_reinforce.zoo", "train",
         "--algo", algo, "--env", env, "-n", str(budget), "--seed", str(seed),
         "--eval-freq", str(eval_freq), "--eval-episodes", "10", "--n-eval-envs", "1",
         "--num-threads", "1", "-f", str(run_dir(env, algo, seed)),
-    ]  # fmt: skip
+    ] + (["-conf", str(conf)] if conf is not None else [])  # fmt: skip
 
 
 def run_one(env: str, algo: str, seed: int) -> str:
