@@ -12,8 +12,8 @@ Each run is ``python -m sb3_reinforce.zoo train --algo ALGO --env ENV -n BUDGET 
 --eval-freq FREQ --eval-episodes 10 --n-eval-envs 1 --num-threads 1 -f benchmarks/runs/ENV/ALGO/seedSEED``:
 A2C and PPO use the Zoo's tuned hyperparameters, REINFORCE ours (``sb3_reinforce/hyperparams/reinforce.yml``);
 the Zoo's ``EvalCallback`` evaluates deterministically (not on Atari). The Zoo has A2C and PPO entries for
-HalfCheetah-v4 and Hopper-v4 only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``). The budget ``-n`` overrides each
-file's ``n_timesteps`` so that all three algorithms get the same number of steps.
+HalfCheetah-v4 and Hopper-v4 only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``).
+The budget ``-n`` overrides each file's ``n_timesteps`` so that all three algorithms get the same number of steps.
 Raw logs go to ``benchmarks/runs/`` (not committed); ``collect`` copies the small per-seed files that the results
 need into ``benchmarks/data/`` (committed).
 """
