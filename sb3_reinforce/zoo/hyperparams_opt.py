@@ -95,7 +95,8 @@ def sample_reinforce_params(
     learning_rate = trial.suggest_float("learning_rate", 1e-5, 1e-2, log=True)
     # From 2**4 = 16 to 2**11 = 2048 steps per env and per rollout
     n_steps_pow = trial.suggest_int("n_steps_pow", 4, 11)
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.05, log=True)
+    # gamma from 0.9 (the Zoo's usual value for Pendulum) to 0.9999
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
     baseline = trial.suggest_categorical("baseline", BASELINE_CHOICES)
     normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
     ent_coef = trial.suggest_float("ent_coef", 1e-8, 0.1, log=True)
