@@ -31,4 +31,4 @@ format: setup
 	$(PYTHON) -m ruff check --fix sb3_reinforce tests benchmarks
 
 type: setup
-	$(PYTHON) -m mypy sb3_reinforce
+	$(PYTHON) -m mypy sb3_reinforce benchmarks

@@ -23,7 +23,9 @@ def main() -> None:
         model = make_model(MDP_CORRIDOR, THETA_CORRIDOR, n_envs=8, n_steps=16, baseline=baseline, **kwargs)
         model.learn(100_000)
         with th.no_grad():
-            weight, bias = model.policy.action_net.weight, model.policy.action_net.bias
+            action_net = model.policy.action_net
+            assert isinstance(action_net, th.nn.Linear)
+            weight, bias = action_net.weight, action_net.bias
             p_long = th.softmax(weight[:, 0] + bias, 0)[0].item()
             objective = float(MDP_CORRIDOR.exact_objective(weight, bias, 1.0))
         print(f"baseline={baseline} {kwargs}: pi(long) 0.310 -> {p_long:.3f}, J 0.655 -> {objective:.3f}", flush=True)

@@ -72,7 +72,9 @@ def main() -> None:
     for index in range(budget // 50_000):
         model.learn(50_000, reset_num_timesteps=False)
         mean_eval, _ = evaluate_policy(model, eval_env, 10, deterministic=True)
-        mean_train = np.mean([info["r"] for info in model.ep_info_buffer])
+        assert isinstance(mean_eval, float)
+        assert model.ep_info_buffer is not None
+        mean_train = float(np.mean([info["r"] for info in model.ep_info_buffer]))
         explained = model.logger.name_to_value.get("train/explained_variance")
         scores.append((int(mean_eval), int(mean_train)))
         print(sys.argv[1], (index + 1) * 50_000, "eval", int(mean_eval), "train", int(mean_train), "ev", explained, flush=True)

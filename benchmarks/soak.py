@@ -48,6 +48,7 @@ class MemoryRecorder(BaseCallback):
     def _on_step(self) -> bool:
         if self.num_timesteps >= self.next_at:
             self.next_at += self.every
+            assert isinstance(self.model, REINFORCE)
             buffer = self.model.rollout_buffer
             self.records.append(
                 {

@@ -43,12 +43,13 @@ class REINFORCERolloutOnly(REINFORCE):
 def run(variant: str, args: argparse.Namespace, seed: int) -> float:
     env = make_vec_env("CartPole-v1", n_envs=args.n_envs, seed=seed)
     common = dict(n_steps=args.n_steps, seed=seed, device="cpu")
+    model: A2C | REINFORCE
     if variant in ("a2c", "ceiling"):
-        cls = A2C if variant == "a2c" else A2CRolloutOnly
-        model = cls("MlpPolicy", env, **common)
+        a2c_cls = A2C if variant == "a2c" else A2CRolloutOnly
+        model = a2c_cls("MlpPolicy", env, **common)
     else:
-        cls = REINFORCE if variant == "reinforce" else REINFORCERolloutOnly
-        model = cls("MlpPolicy", env, baseline=args.baseline, **common)
+        reinforce_cls = REINFORCE if variant == "reinforce" else REINFORCERolloutOnly
+        model = reinforce_cls("MlpPolicy", env, baseline=args.baseline, **common)
     start = time.perf_counter()
     model.learn(args.timesteps)
     elapsed = time.perf_counter() - start
