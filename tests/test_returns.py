@@ -61,11 +61,12 @@ def test_termination_and_truncation(truncate: bool) -> None:
         assert not batch["stale"].any()
 
 
-def test_truncation_bootstrap_value() -> None:
-    """The bootstrapped amount is exactly gamma * V(s_T) under the rollout's value head."""
+@pytest.mark.parametrize("baseline", ["value", "mean", None])
+def test_truncation_bootstrap_value(baseline: str | None) -> None:
+    """The bootstrapped amount is exactly gamma * V(s_T) under the rollout's value head, whatever the baseline."""
     rewards = [1.0, 2.0, 3.0]
     env = DummyVecEnv([lambda: FixedRewardEnv(rewards, truncate=True)])
-    model = REINFORCE("MlpPolicy", env, n_steps=3, gamma=GAMMA, seed=0, baseline="value", bootstrap_truncated=True)
+    model = REINFORCE("MlpPolicy", env, n_steps=3, gamma=GAMMA, seed=0, baseline=baseline, bootstrap_truncated=True)
     model.learning_rate = 0.0  # keep the value head fixed
     model._setup_lr_schedule()
     recorder = BatchRecorder()
@@ -74,6 +75,18 @@ def test_truncation_bootstrap_value() -> None:
         value = model.policy.predict_values(th.tensor([[3.0, 3.0]])).item()
     batch = _sorted_by_global_step(recorder.batches[0])
     assert np.allclose(batch["returns"][-1], 3.0 + GAMMA * value, atol=1e-5)
+
+
+@pytest.mark.parametrize("bootstrap_truncated", [True, False])
+def test_value_head_trained_for_bootstrapping(bootstrap_truncated: bool) -> None:
+    """With baseline="mean", the value head is trained (and its loss logged) only when it bootstraps truncations."""
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0, 2.0, 3.0], truncate=True)])
+    model = REINFORCE("MlpPolicy", env, n_steps=3, seed=0, baseline="mean", bootstrap_truncated=bootstrap_truncated)
+    before = [p.detach().clone() for p in model.policy.value_net.parameters()]
+    model.learn(9)
+    changed = any(not th.equal(b, p) for b, p in zip(before, model.policy.value_net.parameters(), strict=True))
+    assert changed == bootstrap_truncated
+    assert ("train/value_loss" in model.logger.name_to_value) == bootstrap_truncated
 
 
 def test_episode_spanning_three_rollouts() -> None:

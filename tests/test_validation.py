@@ -20,8 +20,6 @@ from tests.helpers import FixedRewardEnv
         (dict(n_steps=2.5), "n_steps"),
         (dict(n_episodes=0), "n_episodes"),
         (dict(baseline="critic"), "baseline"),
-        (dict(bootstrap_truncated=True, baseline=None), "bootstrap_truncated"),
-        (dict(bootstrap_truncated=True, baseline="mean"), "bootstrap_truncated"),
         (dict(discount_weighting=True, reward_to_go=False), "discount_weighting"),
         (dict(vf_coef=-1.0), "vf_coef"),
         (dict(ent_coef=-0.01), "ent_coef"),

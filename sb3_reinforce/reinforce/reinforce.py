@@ -67,11 +67,13 @@ class REINFORCE(OnPolicyAlgorithm):
         Only allowed with ``reward_to_go=True``: the whole return is already unbiased without it.
     :param normalize_advantage: Whether to normalize :math:`\\Psi_t` over the batch (zero mean, unit std)
     :param ent_coef: Entropy coefficient for the loss calculation, >= 0
-    :param vf_coef: Value function coefficient for the loss calculation, >= 0 (used with ``baseline="value"``)
+    :param vf_coef: Value function coefficient for the loss calculation, >= 0 (used when the value head is
+        trained: with ``baseline="value"`` or ``bootstrap_truncated=True``)
     :param max_grad_norm: The maximum value for the gradient clipping, > 0 (``float("inf")`` disables clipping)
     :param bootstrap_truncated: If True, add :math:`\\gamma V(s_T)` to the last reward of an episode cut by a
-        time limit (``TimeLimit.truncated``). Only allowed with ``baseline="value"``. Default False: episodes
-        truncated by a time limit end there, with no bootstrapping.
+        time limit (``TimeLimit.truncated``). The value head is then trained on the Monte Carlo returns whatever
+        the baseline (with ``baseline="value"`` it is also the baseline). Default False: episodes truncated by a
+        time limit end there, with no bootstrapping.
     :param stale_correction: Steps carried over from an earlier rollout were collected under an older policy.
         If True, their score term is weighted by the truncated importance ratio
         :math:`\\min(1, \\pi_\\theta(a_t|s_t) / \\pi_{old}(a_t|s_t))`. Steps of the current rollout have a ratio
@@ -151,7 +153,6 @@ class REINFORCE(OnPolicyAlgorithm):
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
-            bootstrap_truncated=bootstrap_truncated,
             reward_to_go=reward_to_go,
             discount_weighting=discount_weighting,
             sde_sample_freq=sde_sample_freq,
@@ -217,7 +218,8 @@ class REINFORCE(OnPolicyAlgorithm):
 
     @property
     def _uses_value(self) -> bool:
-        return self.baseline == "value"
+        """Whether the value head is trained: as the baseline, or to bootstrap episodes cut by a time limit."""
+        return self.baseline == "value" or self.bootstrap_truncated
 
     def collect_rollouts(
         self,
@@ -575,7 +577,6 @@ def _check_args(
     ent_coef: float,
     vf_coef: float,
     max_grad_norm: float,
-    bootstrap_truncated: bool,
     reward_to_go: bool,
     discount_weighting: bool,
     sde_sample_freq: int,
@@ -601,11 +602,6 @@ def _check_args(
             raise ValueError(f"{name} must be a finite float >= 0, got {coef!r}.")
     if not _is_number(max_grad_norm) or np.isnan(max_grad_norm) or max_grad_norm <= 0:
         raise ValueError(f"max_grad_norm must be > 0 (use float('inf') to disable clipping), got {max_grad_norm!r}.")
-    if bootstrap_truncated and baseline != "value":
-        raise ValueError(
-            f"bootstrap_truncated=True needs a value estimate, so it is only allowed with baseline='value' "
-            f"(got baseline={baseline!r}). Set baseline='value' or bootstrap_truncated=False."
-        )
     if discount_weighting and not reward_to_go:
         raise ValueError(
             "discount_weighting=True weights step t's reward-to-go G_t by gamma^t (Sutton & Barto); it needs "

@@ -82,7 +82,7 @@ def sample_reinforce_params(
     the discount through ``one_minus_gamma`` (log scale), the baseline, advantage normalization, the
     entropy and value coefficients, gradient clipping and the network (size and activation).
     ``vf_coef`` is sampled for every trial so that the search space does not depend on the baseline,
-    but it only has an effect with ``baseline="value"``.
+    but it only has an effect when the value head is trained (``baseline="value"`` or ``bootstrap_truncated``).
 
     :param trial: the Optuna trial to sample from
     :param n_actions: the dimension of a continuous action space (0 otherwise); unused, as REINFORCE
