@@ -323,7 +323,7 @@ def test_sampler_and_converter():
             "max_grad_norm",
             "policy_kwargs",
         }
-        assert 0.95 <= hyperparams["gamma"] < 1 and 16 <= hyperparams["n_steps"] <= 2048
+        assert 0.9 <= hyperparams["gamma"] < 1 and 16 <= hyperparams["n_steps"] <= 2048
         assert trial.user_attrs["n_steps"] == hyperparams["n_steps"]
         baselines.add(hyperparams["baseline"])
         # What --trial-id loads from a storage
