@@ -20,6 +20,20 @@ import json
 
 import optuna
 
+#: The names sample_reinforce_params stores; Optuna would silently ignore any other name in an enqueued trial
+SAMPLED_NAMES = {
+    "learning_rate",
+    "n_steps_pow",
+    "one_minus_gamma",
+    "baseline",
+    "normalize_advantage",
+    "ent_coef",
+    "vf_coef",
+    "max_grad_norm",
+    "net_arch",
+    "activation_fn",
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +49,11 @@ def main() -> None:
         params = json.loads(text)
         if not isinstance(params, dict):
             raise ValueError(f"--trial must be a JSON object of parameters, got {text!r}.")
+        unknown = set(params) - SAMPLED_NAMES
+        if unknown:
+            raise ValueError(
+                f"--trial has unknown parameters {sorted(unknown)}; the sampled names are {sorted(SAMPLED_NAMES)}."
+            )
         study.enqueue_trial(params)
         print(f"Enqueued in {args.study_name}: {params}")
 
