@@ -413,6 +413,11 @@ def test_hyperparams_entry_builds_model(entry, env_id, tmp_path, monkeypatch):
             assert np.isclose(model.gamma, raw["gamma"])
         assert (model.get_vec_normalize_env() is not None) == bool(raw.get("normalize", False))
         assert model.policy is not None
+        # The env the entry builds (wrappers, frame stack, normalization) runs with the policy
+        assert model.env is not None
+        obs = model.env.reset()
+        actions, _ = model.predict(obs)
+        model.env.step(actions)
     finally:
         assert model.env is not None
         model.env.close()
