@@ -324,6 +324,7 @@ def test_sampler_and_converter():
             "policy_kwargs",
         }
         assert 0.9 <= hyperparams["gamma"] < 1 and 16 <= hyperparams["n_steps"] <= 2048
+        assert 1e-3 <= hyperparams["vf_coef"] <= 1 and 0.3 <= hyperparams["max_grad_norm"] <= 100
         assert trial.user_attrs["n_steps"] == hyperparams["n_steps"]
         baselines.add(hyperparams["baseline"])
         # What --trial-id loads from a storage
