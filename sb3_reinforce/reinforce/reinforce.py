@@ -69,7 +69,9 @@ class REINFORCE(OnPolicyAlgorithm):
     :param ent_coef: Entropy coefficient for the loss calculation, >= 0
     :param vf_coef: Value function coefficient for the loss calculation, >= 0 (used when the value head is
         trained: with ``baseline="value"`` or ``bootstrap_truncated=True``)
-    :param max_grad_norm: The maximum value for the gradient clipping, > 0 (``float("inf")`` disables clipping)
+    :param max_grad_norm: The maximum value for the gradient clipping, > 0 (``float("inf")`` disables clipping).
+        It clips the gradient of the whole loss, policy and value head together: when the returns are large, the
+        value loss can take nearly all of it (README, *Troubleshooting*); lower ``vf_coef`` or raise this then.
     :param bootstrap_truncated: If True, add :math:`\\gamma V(s_T)` to the last reward of an episode cut by a
         time limit (``TimeLimit.truncated``). The value head is then trained on the Monte Carlo returns whatever
         the baseline (with ``baseline="value"`` it is also the baseline). Default False: episodes truncated by a
