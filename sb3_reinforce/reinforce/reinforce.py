@@ -14,13 +14,13 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
-from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
 from sb3_reinforce.common.buffers import (
     EPISODIC_BUFFERS,
     EpisodicDictRolloutBuffer,
     EpisodicRolloutBuffer,
     EpisodicRolloutBufferSamples,
 )
+from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
