@@ -4,15 +4,22 @@ VENV ?= .venv
 PYTHON := $(if $(VIRTUAL_ENV),python,$(VENV)/bin/python)
 STAMP := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),$(VENV))/.sb3-reinforce-installed
 PYTEST_ARGS ?=
+# torch is installed first, and only if the environment cannot import it yet, so that nothing below picks the build.
+# TORCH is the requirement given to pip; TORCH_INDEX, if set, is passed as pip's --index-url.
+# The default, `pip install torch==2.13.0` from the usual indexes, installs a CPU build on our machines (pip finds one
+# on their local disk), but on an ordinary Linux box it downloads PyPI's CUDA build (several GB).
+# A CPU-only build elsewhere:  make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# A given CUDA build:          make setup TORCH_INDEX=https://download.pytorch.org/whl/cuXYZ (see pytorch.org)
+# Any torch >= 2.3 works:      make setup TORCH="torch>=2.3"
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 
 .PHONY: setup demo test lint type format check-codestyle
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(VIRTUAL_ENV)" ] && [ ! -x "$(VENV)/bin/python" ]; then python3 -m venv $(VENV); fi
-	# A CPU build of torch first: torch==2.13.0 installs the CPU build from local disk where one is provided,
-	# so that nothing below pulls a multi-GB CUDA build.
-	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install "torch==2.13.0" || $(PYTHON) -m pip install torch
-	$(PYTHON) -m pip install -e ".[tests,zoo]"
+	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(PYTHON) -m pip install -e ".[tests,zoo,extra]"
 	touch $(STAMP)
 
 setup: $(STAMP)

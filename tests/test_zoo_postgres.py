@@ -5,7 +5,7 @@ in a PostgreSQL database (the Zoo's ``--storage`` and ``--study-name``).
 The fixture starts a throw-away PostgreSQL server on 127.0.0.1 with the server binaries of the machine
 (Debian's ``/usr/lib/postgresql/*/bin``; ``.ci/postgres-setup`` installs them). PostgreSQL refuses to run as
 root, so under root the server runs as the ``postgres`` user (created by Debian's package).
-The test is skipped, saying why, only when no server can be started.
+When no server can be started, the test is skipped, saying why; in CI (``CI=true``, set by ``.ci/run``) it fails instead.
 """
 
 import glob
@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -32,6 +33,15 @@ from tests.test_zoo import REPO_ROOT, zoo_env  # noqa: E402
 
 DATABASE = "optuna"
 DB_USER = "zoo"
+#: CI (``.ci/run``, and most CI services) sets CI=true: there the server must be available
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _no_server(reason: str) -> NoReturn:
+    """Skip the test, saying why; in CI, fail it: CI installs the server binaries with ``.ci/postgres-setup``."""
+    if IN_CI:
+        pytest.fail(f"CI=true and no PostgreSQL server: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def _postgres_bindir() -> Path | None:
@@ -58,10 +68,10 @@ def _as_server_user(command: list[str]) -> tuple[list[str], pwd.struct_passwd | 
     try:
         user = pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("running as root and there is no `postgres` user to run the PostgreSQL server as")
+        _no_server("running as root and there is no `postgres` user to run the PostgreSQL server as")
     runuser = shutil.which("runuser")
     if runuser is None:
-        pytest.skip("running as root and `runuser` is missing: cannot run the PostgreSQL server as `postgres`")
+        _no_server("running as root and `runuser` is missing: cannot run the PostgreSQL server as `postgres`")
     return [runuser, "-u", user.pw_name, "--", *command], user
 
 
@@ -70,7 +80,7 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL database on 127.0.0.1, for the session: its SQLAlchemy URL."""
     bindir = _postgres_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (no initdb): run .ci/postgres-setup to install them")
+        _no_server("PostgreSQL server binaries not found (no initdb): run .ci/postgres-setup to install them")
 
     data_root = Path(tempfile.mkdtemp(prefix="sb3-reinforce-pg-"))
     data_dir = data_root / "data"
@@ -106,7 +116,7 @@ def postgres_url() -> Iterator[str]:
             details = getattr(error, "stderr", "") or ""
             if log.is_file():
                 details += log.read_text()[-1000:]
-            pytest.skip(f"could not start a PostgreSQL server with {bindir}: {error}\n{details}")
+            _no_server(f"could not start a PostgreSQL server with {bindir}: {error}\n{details}")
 
         deadline = time.monotonic() + 30
         while True:
