@@ -26,7 +26,8 @@ from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, sample_r
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_YML = Path(str(hyperparams_file()))
-UNTUNED = "# Untuned: starting values, to be replaced by a study"
+#: The marker lines of reinforce.yml: where an entry's values come from (a study's report, runs, or nowhere yet)
+YML_MARKERS = ("# Tuned: ", "# From runs: ", "# Untuned: ")
 
 
 def zoo_env() -> dict[str, str]:
@@ -345,24 +346,24 @@ def _entry_env_ids() -> list[Any]:
 
 def test_every_entry_is_marked():
     """
-    Each entry says where its values come from: ``# Tuned`` (a study) or ``# From runs`` (chosen from real runs),
-    each with the command that was run, or ``# Untuned``.
+    The comment block just above each entry holds exactly one marker line, ``# Tuned: <report>``,
+    ``# From runs: <where>`` or ``# Untuned: <what>``, with text after the colon.
     """
     lines = PACKAGED_YML.read_text().splitlines()
+    marked = []
     for index, line in enumerate(lines):
         if line and not line.startswith((" ", "#")):
-            # The entry's comment block, just above it
             block = []
             for previous in reversed(lines[:index]):
                 if not previous.startswith("#"):
                     break
                 block.append(previous)
-            if UNTUNED in block:
-                continue
-            assert any(comment.startswith(("# Tuned", "# From runs")) for comment in block), line
-            assert any("sb3-reinforce-zoo train" in comment or "python benchmarks/" in comment for comment in block), (
-                f"{line} has no command"
-            )
+            found = [comment for comment in block if comment.startswith(YML_MARKERS)]
+            assert len(found) == 1, f"{line} needs exactly one of {YML_MARKERS}, has {found}"
+            assert found[0].partition(": ")[2].strip(), f"{line}: the marker says nothing after its colon"
+            marked.append(line.partition(":")[0])
+    with open(PACKAGED_YML) as file:
+        assert marked == list(yaml.safe_load(file)), "every top-level key is an entry with a marker"
 
 
 def _skip_if_missing(entry: str, env_id: str) -> None:
