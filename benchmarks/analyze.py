@@ -1,6 +1,8 @@
 """
 Turn the benchmark data (``benchmarks/data``, written by ``run_benchmarks.py``) into ``benchmarks/RESULTS.md``
-and learning-curve figures (``benchmarks/figures/``).
+and learning-curve figures (``benchmarks/figures/``). RESULTS.md holds only what this script computes from the
+data (tables, per-seed values, provenance checks, figure links, commands); the prose is in ``benchmarks/notes.md``,
+which it links to. It writes nothing else (not the README).
 
 Usage::
 
@@ -9,64 +11,126 @@ Usage::
 Statistics come from rliable: the interquartile mean (IQM) over seeds of the final deterministic evaluation
 (mean of 10 episodes), with a 95% stratified bootstrap confidence interval; learning curves show the mean over
 seeds with a 95% bootstrap band, against env steps and against wall-clock time.
+
+Provenance: every run is checked against the current tree. A run is flagged (a warning on stderr, and a mark in
+RESULTS.md) when it has no ``provenance.json`` written at its start (the runs made before it existed only have
+the commit that ``done.json`` recorded at their end), when it started from a dirty tree, or when its recorded
+hash of the algorithm's code or of its hyperparameter entry differs from the current tree's.
 """
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from common import ALGOS, BENCH_DIR, DATA_DIR, SCOPE, ZOO_ENTRY_ALIASES, code_hash, entry_hash, hyperparams_entry
 from rliable import library as rly
 from rliable import metrics
-from run_benchmarks import ALGOS, DATA_DIR, SCOPE
 
-BENCH_DIR = Path(__file__).resolve().parent
 FIGURES = BENCH_DIR / "figures"
 COLORS = {"reinforce": "tab:red", "a2c": "tab:blue", "ppo": "tab:green"}
-TARGETS = {
-    "CartPole-v1": 475.0,
-    "Acrobot-v1": -85.0,
-    "LunarLander-v3": 200.0,
-    "Pendulum-v1": -250.0,
-    "HalfCheetah-v5": 1000.0,
-    "Hopper-v5": 800.0,
-}
 REPS = 2000
 # Fixed bootstrap seed: rerunning analyze.py on the same data gives the same CIs. rliable's StratifiedBootstrap
 # draws from NumPy's global generator (its random_state argument does not reach update_indices), so it is seeded
 # before each call.
 BOOTSTRAP_SEED = 0
+# CartPole-v1's extra targets: first reach the target by this many steps, and never drop below it after that many
+CARTPOLE_REACH_BY = 20_000
+CARTPOLE_STAY_FROM = 50_000
+# The keys of a Zoo entry that leaves every algorithm argument at SB3's default
+UNTUNED_KEYS = {"policy", "n_timesteps", "normalize", "n_envs"}
+
+Run = dict[str, Any]
 
 
-def load_runs(env: str, algo: str) -> list[dict]:
+def load_runs(env: str, algo: str) -> list[Run]:
+    """Every finished run of ``algo`` on ``env`` in ``data/``: its evaluations, ``done.json`` and provenance."""
     runs = []
-    for folder in sorted((DATA_DIR / env / algo).glob("seed*")):
+    for folder in sorted((DATA_DIR / env / algo).glob("seed*"), key=lambda path: int(path.name[4:])):
         if not (folder / "evaluations.npz").exists() or not (folder / "done.json").exists():
             continue
         evaluations = np.load(folder / "evaluations.npz")
         done = json.loads((folder / "done.json").read_text())
+        start = folder / "provenance.json"
         time_csv = np.loadtxt(folder / "time.csv", delimiter=",", skiprows=1, ndmin=2)
         runs.append(
             {
                 "seed": int(folder.name[4:]),
                 "timesteps": evaluations["timesteps"],
                 "scores": evaluations["results"].mean(axis=1),
+                "final_length": float(evaluations["ep_lengths"][-1].mean()),
                 "time_at": lambda steps, t=time_csv: np.interp(steps, t[:, 0], t[:, 1]),
-                **done,
+                "done": done,
+                "provenance": json.loads(start.read_text()) if start.exists() else None,
             }
         )
     return runs
 
 
-def first_reach(run: dict, threshold: float) -> float:
+def provenance_issues(run: Run, current_code: str, current_entry: str) -> list[str]:
+    """
+    Why a run's results may not come from the current tree; empty if its start-time provenance matches it.
+
+    :param current_code: ``code_hash()`` of the current tree
+    :param current_entry: ``entry_hash`` of the hyperparameter entry that the current tree gives this env and algo
+    """
+    record = run["provenance"]
+    if record is None:
+        commit = run["done"].get("git_commit")
+        if commit is None:
+            return ["no provenance: no commit recorded"]
+        issues = ["recorded at end, not at start"]
+        return [*issues, "dirty"] if commit.endswith("+dirty") else issues
+    issues = []
+    if record.get("git_dirty"):
+        issues.append(f"dirty (diff sha256 {record.get('diff_sha256', '?')[:12]})")
+    if record.get("code_sha256") != current_code:
+        issues.append("code differs from this tree")
+    if record.get("entry_sha256") != current_entry:
+        issues.append("hyperparameter entry differs from this tree")
+    return issues
+
+
+def recorded_commit(run: Run) -> str:
+    """The run's commit, short, with ``+dirty``; from ``provenance.json`` if it has one, else from ``done.json``."""
+    if run["provenance"] is not None:
+        commit = run["provenance"]["git_commit"][:7]
+        return commit + ("+dirty" if run["provenance"].get("git_dirty") else "")
+    commit = run["done"].get("git_commit")
+    return "none" if commit is None else commit[:7] + ("+dirty" if commit.endswith("+dirty") else "")
+
+
+def seed_list(seeds: list[int]) -> str:
+    """``[0, 1, 2, 4]`` -> ``"0-2, 4"``."""
+    parts: list[str] = []
+    for seed in sorted(seeds):
+        if parts and seed == int(parts[-1].split("-")[-1]) + 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{seed}"
+        else:
+            parts.append(str(seed))
+    return ", ".join(parts)
+
+
+def group_by(values: dict[int, str]) -> str:
+    """Values by seed, each with the seeds that have it: ``"a (seeds 0-2); b (seeds 3, 4)"``."""
+    groups: dict[str, list[int]] = {}
+    for seed, value in values.items():
+        groups.setdefault(value, []).append(seed)
+    return "; ".join(f"{value} (seeds {seed_list(seeds)})" for value, seeds in groups.items())
+
+
+def first_reach(run: Run, threshold: float) -> float:
     reached = np.flatnonzero(run["scores"] >= threshold)
     return float(run["timesteps"][reached[0]]) if len(reached) else float("inf")
 
 
-def interval(scores: np.ndarray, func) -> tuple[float, float, float]:
+def interval(scores: np.ndarray, func: Callable[[np.ndarray], Any]) -> tuple[float, float, float]:
     np.random.seed(BOOTSTRAP_SEED)
     point, ci = rly.get_interval_estimates({"x": scores.reshape(-1, 1)}, func, reps=REPS)
     low, high = np.ravel(ci["x"])
@@ -82,7 +146,7 @@ def _mean_per_point(scores: np.ndarray) -> np.ndarray:
     return scores.mean(axis=(0, 1))
 
 
-def curves(env: str, data: dict[str, list[dict]], system: dict[str, str]) -> Path:
+def curves(env: str, data: dict[str, list[Run]], system: dict[str, str]) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for algo, runs in data.items():
         if not runs:
@@ -121,81 +185,170 @@ def curves(env: str, data: dict[str, list[dict]], system: dict[str, str]) -> Pat
     return path
 
 
-def main() -> None:
-    system = json.loads((DATA_DIR / "system.json").read_text()) if (DATA_DIR / "system.json").exists() else {}
+def untuned_note(env: str, algo: str) -> str | None:
+    """
+    For A2C and PPO: a note if the Zoo's entry used on ``env`` sets no algorithm argument (SB3's defaults, plus
+    ``normalize`` at most), read from the entry itself; None if the entry sets some, and for REINFORCE.
+    """
+    if algo == "reinforce":
+        return None
+    entry = hyperparams_entry(env, algo)
+    if not set(entry) <= UNTUNED_KEYS:
+        return None
+    name = ZOO_ENTRY_ALIASES.get(env, env)
+    settings = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in sorted(entry.items()))
+    return (
+        f"{env}, {algo}: the RL Zoo's `{algo}.yml` entry used ({name}, unchanged) is {settings}: "
+        f"SB3's {algo.upper()} defaults plus `normalize`, not tuned hyperparameters."
+    )
+
+
+def results_table(all_data: dict[str, dict[str, list[Run]]], flagged: dict[tuple[str, str], int]) -> list[str]:
+    """The main table: one row per env and algorithm, with the number of runs flagged by the provenance check."""
     lines = [
-        "# Benchmark results: REINFORCE vs A2C vs PPO",
-        "",
-        "Generated by `python benchmarks/analyze.py` from the per-seed data in `benchmarks/data/`, which",
-        "`python benchmarks/run_benchmarks.py --jobs 2` wrote (each run's exact command is in its `done.json`).",
-        "Same budget per env for the three algorithms (`-n` overrides the Zoo's `n_timesteps`); A2C and PPO use the",
-        "RL Zoo's tuned hyperparameters, REINFORCE `sb3_reinforce/hyperparams/reinforce.yml`. Evaluation: the Zoo's",
-        "`EvalCallback`, 10 deterministic episodes on 1 env. Final score = the last evaluation. IQM and its 95% CI:",
-        f"rliable, stratified bootstrap ({REPS} reps). Runs were 2 at a time, one torch thread each.",
-        "",
-        "System: " + ", ".join(f"{key} {value}" for key, value in system.items()),
-        "",
-        "| env | algo | seeds | final IQM [95% CI] | final mean ± std | steps to threshold (median) "
-        "| wall-clock / run | steps/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| env (budget) | algo | seeds | final IQM [95% CI] | final mean ± std | steps to target (median) "
+        "| wall-clock / run | steps/s | provenance flags |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    figures = []
-    for env in SCOPE:
-        data = {algo: load_runs(env, algo) for algo in ALGOS}
-        if not any(data.values()):
-            lines.append(f"| {env} | — | 0 | not run yet | | | | |")
-            continue
-        threshold = SCOPE[env][3]
+    notes: list[str] = []
+    for env, data in all_data.items():
+        spec = SCOPE[env]
         for algo, runs in data.items():
+            name = f"{env} ({fmt_steps(spec.budget) if spec.budget < 1_000_000 else f'{spec.budget / 1e6:g}M'})"
             if not runs:
-                lines.append(f"| {env} | {algo} | 0 | not run yet | | | | |")
+                lines.append(f"| {name} | {algo} | 0 | not run yet | | | | | |")
                 continue
+            note = untuned_note(env, algo)
+            if note is not None:
+                notes.append(note)
+            label = f"{algo} (untuned Zoo entry [{len(notes)}])" if note is not None else algo
             final = np.array([run["scores"][-1] for run in runs])
             iqm, low, high = interval(final, metrics.aggregate_iqm)
-            reach = np.median([first_reach(run, threshold) for run in runs]) if threshold is not None else float("nan")
-            wall = np.median([run["wall_clock_s"] for run in runs])
-            fps = np.median([run["steps_per_s"] for run in runs])
-            reach_text = fmt_steps(reach) if threshold is not None else "—"
+            reach = np.median([first_reach(run, spec.target) for run in runs])
+            wall = np.median([run["done"]["wall_clock_s"] for run in runs])
+            fps = np.median([run["done"]["steps_per_s"] for run in runs])
+            flags = flagged.get((env, algo), 0)
             lines.append(
-                f"| {env} | {algo} | {len(runs)} | {iqm:.1f} [{low:.1f}, {high:.1f}] | {final.mean():.1f} ± {final.std():.1f} "
-                f"| {reach_text} | {wall / 60:.1f} min | {fps:.0f} |"
+                f"| {name} | {label} | {seed_list([run['seed'] for run in runs])} | {iqm:.1f} [{low:.1f}, {high:.1f}] "
+                f"| {final.mean():.1f} ± {final.std():.1f} | {fmt_steps(reach)} | {wall / 60:.1f} min | {fps:.0f} "
+                f"| {f'{flags}/{len(runs)} runs' if flags else 'none'} |"
             )
-        figures.append(curves(env, data, system))
-    lines += [
-        "",
-        "## Targets for REINFORCE",
-        "",
-        "| env | target (IQM of final eval) | reached | status |",
-        "|---|---|---|---|",
-    ]
-    for env, target in TARGETS.items():
-        runs = load_runs(env, "reinforce")
+    lines += ["", "Steps to target: the first evaluation at or above REINFORCE's target (next section), per seed."]
+    lines += [f"[{i}] {note}" for i, note in enumerate(notes, start=1)]
+    return lines
+
+
+def targets_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
+    """REINFORCE's targets (``SCOPE`` in ``common.py``), met or missed, and CartPole-v1's extra targets."""
+    lines = ["| env | target (IQM of final eval) | reached | status |", "|---|---|---|---|"]
+    for env, spec in SCOPE.items():
+        runs = all_data[env]["reinforce"]
         if not runs:
-            lines.append(f"| {env} | ≥ {target:g} | — | not run yet |")
+            lines.append(f"| {env} | ≥ {spec.target:g} | — | not run yet |")
             continue
         iqm, _, _ = interval(np.array([run["scores"][-1] for run in runs]), metrics.aggregate_iqm)
-        status = "met" if iqm >= target else "missed"
-        lines.append(f"| {env} | ≥ {target:g} | {iqm:.1f} | {status} |")
-    cartpole = load_runs("CartPole-v1", "reinforce")
+        lines.append(f"| {env} | ≥ {spec.target:g} | {iqm:.1f} | {'met' if iqm >= spec.target else 'missed'} |")
+    cartpole = all_data["CartPole-v1"]["reinforce"]
     if cartpole:
-        reach = np.median([first_reach(run, 475.0) for run in cartpole])
-        late = [run["scores"][run["timesteps"] >= 50_000] for run in cartpole]
-        never_below = all((scores >= 475).all() for scores in late)
-        # The IQM over seeds at each evaluation from 50k steps on
-        # (every run has the same evaluation schedule)
+        target = SCOPE["CartPole-v1"].target
+        reach = np.median([first_reach(run, target) for run in cartpole])
+        late = [run["scores"][run["timesteps"] >= CARTPOLE_STAY_FROM] for run in cartpole]
+        stay = sum(bool((scores >= target).all()) for scores in late)
+        # The IQM over seeds at each evaluation from CARTPOLE_STAY_FROM on (every run has the same schedule)
         late_iqm = np.array([metrics.aggregate_iqm(column) for column in np.array(late).T])
         lines += [
             "",
-            f"CartPole-v1 extra targets: first ≥ 475 by 20k steps (median over seeds): {fmt_steps(reach)} "
-            f"({'met' if reach <= 20_000 else 'missed'}). Never below 475 after 50k steps: IQM over seeds at each "
-            f"evaluation from 50k on, lowest {np.min(late_iqm):.1f} ({'met' if np.min(late_iqm) >= 475 else 'missed'}); "
-            f"every seed: {'met' if never_below else 'missed'} "
-            f"({sum((s >= 475).all() for s in late)}/{len(late)} seeds stay ≥ 475).",
+            f"CartPole-v1 extra targets: first ≥ {target:g} by {fmt_steps(CARTPOLE_REACH_BY)} steps (median over seeds): "
+            f"{fmt_steps(reach)} ({'met' if reach <= CARTPOLE_REACH_BY else 'missed'}). Never below {target:g} after "
+            f"{fmt_steps(CARTPOLE_STAY_FROM)} steps: IQM over seeds at each evaluation from then on, lowest "
+            f"{np.min(late_iqm):.1f} ({'met' if np.min(late_iqm) >= target else 'missed'}); every seed: "
+            f"{'met' if stay == len(late) else 'missed'} ({stay}/{len(late)} seeds stay ≥ {target:g}).",
         ]
-    lines += ["", "## Learning curves", ""] + [f"![{path.stem}](figures/{path.name})" for path in figures]
-    notes = BENCH_DIR / "notes.md"
-    if notes.exists():
-        lines += ["", notes.read_text().strip()]
+    return lines
+
+
+def per_seed_section(all_data: dict[str, dict[str, list[Run]]], issues: dict[tuple[str, str, int], list[str]]) -> list[str]:
+    """Every run's final score and evaluation episode length, its recorded commit and its provenance flags."""
+    lines = [
+        "| env | algo | final score per seed (mean eval episode length) | commit recorded | provenance flags |",
+        "|---|---|---|---|---|",
+    ]
+    for env, data in all_data.items():
+        for algo, runs in data.items():
+            if not runs:
+                continue
+            scores = ", ".join(f"{run['seed']}: {run['scores'][-1]:.1f} ({run['final_length']:.0f})" for run in runs)
+            commits = group_by({run["seed"]: recorded_commit(run) for run in runs})
+            flags = group_by({run["seed"]: "; ".join(issues[(env, algo, run["seed"])]) or "none" for run in runs})
+            lines.append(f"| {env} | {algo} | {scores} | {commits} | {flags} |")
+    return lines
+
+
+def check_provenance(all_data: dict[str, dict[str, list[Run]]]) -> dict[tuple[str, str, int], list[str]]:
+    """``provenance_issues`` of every run, against the current tree; prints a warning per env and algorithm."""
+    current_code = code_hash()
+    issues: dict[tuple[str, str, int], list[str]] = {}
+    for env, data in all_data.items():
+        for algo, runs in data.items():
+            current_entry = entry_hash(hyperparams_entry(env, algo))
+            for run in runs:
+                issues[(env, algo, run["seed"])] = provenance_issues(run, current_code, current_entry)
+            flagged = {run["seed"]: "; ".join(issues[(env, algo, run["seed"])]) for run in runs}
+            flagged = {seed: text for seed, text in flagged.items() if text}
+            if flagged:
+                summary = group_by(flagged)
+                print(f"WARNING: provenance of {env} {algo}: {summary}", file=sys.stderr)
+    return issues
+
+
+def main() -> None:
+    system = json.loads((DATA_DIR / "system.json").read_text()) if (DATA_DIR / "system.json").exists() else {}
+    all_data = {env: {algo: load_runs(env, algo) for algo in ALGOS} for env in SCOPE}
+    issues = check_provenance(all_data)
+    flagged: dict[tuple[str, str], int] = {}
+    for (env, algo, _), run_issues in issues.items():
+        flagged[(env, algo)] = flagged.get((env, algo), 0) + bool(run_issues)
+    figures = [curves(env, data, system) for env, data in all_data.items() if any(data.values())]
+    envs = " ".join(SCOPE)
+    lines = [
+        "# Benchmark results: REINFORCE vs A2C vs PPO",
+        "",
+        "Generated by `python benchmarks/analyze.py` from the per-seed data in `benchmarks/data/` (do not edit by",
+        "hand). Notes on these runs (load on the machines, history, what was tried): [notes.md](notes.md).",
+        "",
+        "Same budget per env for the three algorithms (`-n` overrides each file's `n_timesteps`). A2C and PPO use the",
+        "RL Zoo's own hyperparameter files (see the marks in the table), REINFORCE `sb3_reinforce/hyperparams/reinforce.yml`.",
+        "Evaluation: the Zoo's `EvalCallback`, 10 deterministic episodes on 1 env. Final score = the last evaluation.",
+        f"IQM and its 95% CI: rliable, stratified bootstrap ({REPS} reps, seed {BOOTSTRAP_SEED}).",
+        "",
+        "System (`data/system.json`, written by the last call of the runner): "
+        + ", ".join(f"{key} {value}" for key, value in system.items()),
+        "",
+        "Commands: `python benchmarks/run_benchmarks.py --envs ENV --jobs 2` (envs: " + envs + "; `--algos`,",
+        "`--seeds` for a subset), then `python benchmarks/analyze.py`. Each run's exact command is in its `done.json`.",
+        "",
+        "## Final scores",
+        "",
+        *results_table(all_data, flagged),
+        "",
+        "## Targets for REINFORCE",
+        "",
+        *targets_section(all_data),
+        "",
+        "## Per-seed final scores and provenance",
+        "",
+        "Provenance flags: *recorded at end, not at start*: the run has no `provenance.json` (written when a run",
+        "starts, since it exists); its only record is the commit that `done.json` took when the run ended, so the",
+        "code and hyperparameters it started from are not proven. *dirty*: the tree differed from that commit.",
+        "*code / hyperparameter entry differs from this tree*: the hashes recorded at start differ from the current",
+        "tree's.",
+        "",
+        *per_seed_section(all_data, issues),
+        "",
+        "## Learning curves",
+        "",
+        *[f"![{path.stem}](figures/{path.name})" for path in figures],
+    ]
     (BENCH_DIR / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

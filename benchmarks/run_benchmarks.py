@@ -10,18 +10,26 @@ Usage (the full benchmark of ``benchmarks/RESULTS.md``; at most 2 runs at a time
 
 Each run is ``python -m sb3_reinforce.zoo train --algo ALGO --env ENV -n BUDGET --seed SEED
 --eval-freq FREQ --eval-episodes 10 --n-eval-envs 1 --num-threads 1 -f benchmarks/runs/ENV/ALGO/seedSEED``:
-A2C and PPO use the Zoo's tuned hyperparameters, REINFORCE ours (``sb3_reinforce/hyperparams/reinforce.yml``);
+A2C and PPO use the Zoo's own hyperparameter files, REINFORCE ours (``sb3_reinforce/hyperparams/reinforce.yml``);
 the Zoo's ``EvalCallback`` evaluates deterministically (not on Atari). The Zoo has A2C and PPO entries for
-HalfCheetah-v4 and Hopper-v4 only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``).
-The budget ``-n`` overrides each file's ``n_timesteps`` so that all three algorithms get the same number of steps.
-Raw logs go to ``benchmarks/runs/`` (not committed); ``collect`` copies the small per-seed files that the results
-need into ``benchmarks/data/`` (committed).
+HalfCheetah-v4 and Hopper-v4 only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``);
+A2C's are SB3's defaults plus ``normalize: true``, not tuned. The budget ``-n`` overrides each file's
+``n_timesteps`` so that all three algorithms get the same number of steps. Envs, budgets, seeds and targets:
+``SCOPE`` in ``benchmarks/common.py``.
+
+Provenance: just before a run starts, ``provenance.json`` records the git commit, whether the tree is dirty, the
+hyperparameter entry with its sha256 and the sha256 of the code of ``sb3_reinforce/`` (``common.provenance``);
+``done.json`` is written when the run has finished. A tree that differs from ``HEAD`` stops the runs (commit
+first); ``--allow-dirty`` runs anyway, saves ``git diff HEAD`` beside each run (``git_diff.patch``) and records its
+sha256. ``analyze.py`` flags every run whose recorded hashes differ from the current tree's.
+
+Raw logs go to ``benchmarks/runs/`` (not committed); ``collect_one`` copies the small per-seed files that the
+results need into ``benchmarks/data/`` (committed).
 """
 
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,60 +37,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-RUNS_DIR = BENCH_DIR / "runs"
-DATA_DIR = BENCH_DIR / "data"
-
-# env id: (steps per run, number of seeds, evaluation frequency in steps, success threshold or None)
-SCOPE: dict[str, tuple[int, int, int, float | None]] = {
-    "CartPole-v1": (100_000, 10, 5_000, 475.0),
-    "Acrobot-v1": (500_000, 5, 10_000, -100.0),
-    "LunarLander-v3": (1_000_000, 5, 25_000, 200.0),
-    "Pendulum-v1": (1_000_000, 5, 25_000, -200.0),
-    "HalfCheetah-v5": (1_000_000, 3, 25_000, None),
-    "Hopper-v5": (1_000_000, 3, 25_000, None),
-}
-ALGOS = ("reinforce", "a2c", "ppo")
-# RL Zoo 2.9.2's a2c.yml and ppo.yml have entries for the MuJoCo v4 envs only: A2C and PPO get the v4 entry, unchanged,
-# under the v5 name (through -conf; see zoo_conf)
-ZOO_ENTRY_ALIASES = {"HalfCheetah-v5": "HalfCheetah-v4", "Hopper-v5": "Hopper-v4"}
-
-
-def system_info() -> dict[str, str]:
-    """Versions and hardware, recorded next to the results."""
-    import gymnasium
-    import rl_zoo3
-    import stable_baselines3
-    import torch
-
-    import sb3_reinforce
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as file:
-            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "sb3_reinforce": sb3_reinforce.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "rl_zoo3": rl_zoo3.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "python": platform.python_version(),
-        "cpu": f"{cpu} ({os.cpu_count()} cores)",
-        "os": platform.platform(),
-    }
-
-
-def git_commit() -> str:
-    """The code a run was made with: the commit, with "+dirty" if the working tree differs from it."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=BENCH_DIR, capture_output=True, text=True).stdout.strip()
-
-    commit = git("rev-parse", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+from common import (
+    ALGOS,
+    DATA_DIR,
+    RUNS_DIR,
+    SCOPE,
+    ZOO_ENTRY_ALIASES,
+    dirty_files,
+    hyperparams_entry,
+    provenance,
+    system_info,
+)
 
 
 def run_dir(env: str, algo: str, seed: int) -> Path:
@@ -99,45 +64,58 @@ def zoo_conf(env: str, algo: str) -> Path | None:
     import rl_zoo3
     import yaml
 
-    with open(Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml") as file:
-        entries = yaml.safe_load(file)  # resolves the file's YAML anchors (<<: *mujoco-defaults)
     path = DATA_DIR / env / algo / "zoo_hyperparams.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# RL Zoo {rl_zoo3.__version__} {algo}.yml entry {ZOO_ENTRY_ALIASES[env]}, unchanged, under the name {env}\n"
-    path.write_text(header + yaml.safe_dump({env: entries[ZOO_ENTRY_ALIASES[env]]}))
+    # hyperparams_entry resolves the file's YAML anchors (<<: *mujoco-defaults)
+    path.write_text(header + yaml.safe_dump({env: hyperparams_entry(env, algo)}))
     return path
 
 
 def command(env: str, algo: str, seed: int) -> list[str]:
-    budget, _, eval_freq, _ = SCOPE[env]
+    spec = SCOPE[env]
     conf = zoo_conf(env, algo)
     return [
         sys.executable, "-m", "sb3_reinforce.zoo", "train",
-        "--algo", algo, "--env", env, "-n", str(budget), "--seed", str(seed),
-        "--eval-freq", str(eval_freq), "--eval-episodes", "10", "--n-eval-envs", "1",
+        "--algo", algo, "--env", env, "-n", str(spec.budget), "--seed", str(seed),
+        "--eval-freq", str(spec.eval_freq), "--eval-episodes", "10", "--n-eval-envs", "1",
         "--num-threads", "1", "-f", str(run_dir(env, algo, seed)),
     ] + (["-conf", str(conf)] if conf is not None else [])  # fmt: skip
 
 
-def run_one(env: str, algo: str, seed: int) -> str:
+def run_one(env: str, algo: str, seed: int, allow_dirty: bool = False) -> str:
+    """
+    One run: write ``provenance.json`` (and ``git_diff.patch`` from a dirty tree) before it starts, train, write
+    ``done.json`` when it has finished, and collect its files into ``data/``.
+    """
     folder = run_dir(env, algo, seed)
     # done here, or on another machine (the collected data is committed)
     if (folder / "done.json").exists() or (DATA_DIR / env / algo / f"seed{seed}" / "done.json").exists():
         return f"skip {env} {algo} {seed} (done)"
+    cmd = command(env, algo, seed)
+    try:
+        # taken now, just before the run starts: the code may change while earlier runs of this call train
+        record, diff = provenance(env, algo, allow_dirty=allow_dirty)
+    except RuntimeError as error:
+        return f"FAIL {env} {algo} {seed} (not started: {error})"
     if folder.exists():
         shutil.rmtree(folder)  # an interrupted run starts again
     folder.mkdir(parents=True)
-    cmd = command(env, algo, seed)
+    record["command"] = " ".join(cmd[1:])
+    if diff:
+        (folder / "git_diff.patch").write_text(diff)
+        record["diff_file"] = "git_diff.patch"
+    (folder / "provenance.json").write_text(json.dumps(record, indent=2, sort_keys=True))
     start = time.time()
     with open(folder / "train.log", "w") as log:
         process = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MPLBACKEND": "Agg"})
     wall = time.time() - start
     if process.returncode != 0:
         return f"FAIL {env} {algo} {seed} (exit {process.returncode}, see {folder / 'train.log'})"
-    budget = SCOPE[env][0]
+    budget = SCOPE[env].budget
+    # completion only; what the run started from is in provenance.json, written before it started
     done = {
         "command": " ".join(cmd[1:]),
-        "git_commit": git_commit(),
         "wall_clock_s": round(wall, 1),
         "steps": budget,
         "steps_per_s": round(budget / wall),
@@ -148,11 +126,16 @@ def run_one(env: str, algo: str, seed: int) -> str:
 
 
 def collect_one(env: str, algo: str, seed: int) -> None:
-    """Copy the small files the results need: evaluations.npz, done.json, and the training monitor (for time)."""
+    """
+    Copy the small files the results need: evaluations.npz, done.json, provenance.json (and git_diff.patch, if the
+    tree was dirty), and the training monitor (for time).
+    """
     source = run_dir(env, algo, seed)
     target = DATA_DIR / env / algo / f"seed{seed}"
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source / "done.json", target / "done.json")
+    for name in ("done.json", "provenance.json", "git_diff.patch"):
+        if (source / name).exists():
+            shutil.copy(source / name, target / name)
     evaluations = sorted(source.glob(f"{algo}/{env}_*/evaluations.npz"))
     if evaluations:
         shutil.copy(evaluations[-1], target / "evaluations.npz")
@@ -179,8 +162,20 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=list(SCOPE), choices=list(SCOPE))
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the env's number of seeds")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (at most 2 on these machines)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (at most 2 on 2 cores)")
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="start from a tree that differs from HEAD: save `git diff HEAD` beside each run (git_diff.patch) and "
+        "record its sha256 in provenance.json. Without it, a dirty tree stops the runs before they start.",
+    )
     args = parser.parse_args()
+    dirty = dirty_files()
+    if dirty and not args.allow_dirty:
+        parser.error(
+            "the working tree differs from HEAD in: " + ", ".join(dirty) + ". Commit these files first, so that "
+            "each run's provenance.json names the code it ran, or pass --allow-dirty to save the diff beside each run."
+        )
 
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -188,11 +183,11 @@ def main() -> None:
     runs = [
         (env, algo, seed)
         for env in args.envs
-        for seed in (args.seeds if args.seeds is not None else range(SCOPE[env][1]))
+        for seed in (args.seeds if args.seeds is not None else range(SCOPE[env].n_seeds))
         for algo in args.algos
     ]
     with ThreadPoolExecutor(max_workers=min(args.jobs, 2)) as pool:
-        for message in pool.map(lambda run: run_one(*run), runs):
+        for message in pool.map(lambda run: run_one(run[0], run[1], run[2], allow_dirty=args.allow_dirty), runs):
             print(message, flush=True)
 
 

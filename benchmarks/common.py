@@ -1,0 +1,221 @@
+"""
+What the benchmark scripts share: the one table of envs, budgets and targets, the system information recorded
+beside every result, and the provenance of a run (the code and hyperparameters it was started from).
+
+``run_benchmarks.py``, ``analyze.py``, ``throughput.py`` and ``soak.py`` import from here; nothing here trains.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+RUNS_DIR = BENCH_DIR / "runs"
+DATA_DIR = BENCH_DIR / "data"
+PACKAGE_DIR = REPO_ROOT / "sb3_reinforce"
+REINFORCE_HYPERPARAMS = PACKAGE_DIR / "hyperparams" / "reinforce.yml"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """
+    How one env is benchmarked.
+
+    :param budget: env steps per run, the same for every algorithm (``-n`` overrides each file's ``n_timesteps``)
+    :param n_seeds: seeds run by default (0 to ``n_seeds - 1``)
+    :param eval_freq: env steps between two deterministic evaluations of 10 episodes
+    :param target: REINFORCE's target, on the IQM over seeds of the final evaluation (the README's table)
+    """
+
+    budget: int
+    n_seeds: int
+    eval_freq: int
+    target: float
+
+
+# The one table of envs and targets: the runner, the analysis and the README's table use these numbers.
+SCOPE: dict[str, EnvSpec] = {
+    "CartPole-v1": EnvSpec(budget=100_000, n_seeds=10, eval_freq=5_000, target=475.0),
+    "Acrobot-v1": EnvSpec(budget=500_000, n_seeds=5, eval_freq=10_000, target=-85.0),
+    "LunarLander-v3": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=200.0),
+    "Pendulum-v1": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=-250.0),
+    "HalfCheetah-v5": EnvSpec(budget=1_000_000, n_seeds=3, eval_freq=25_000, target=1000.0),
+    "Hopper-v5": EnvSpec(budget=1_000_000, n_seeds=3, eval_freq=25_000, target=800.0),
+}
+ALGOS = ("reinforce", "a2c", "ppo")
+# RL Zoo 2.9.2's a2c.yml and ppo.yml have entries for the MuJoCo v4 envs only: A2C and PPO get the v4 entry,
+# unchanged, under the v5 name (run_benchmarks.py passes it with -conf)
+ZOO_ENTRY_ALIASES = {"HalfCheetah-v5": "HalfCheetah-v4", "Hopper-v5": "Hopper-v4"}
+
+
+def system_info() -> dict[str, str]:
+    """
+    Versions and hardware, recorded beside every result.
+
+    :return: the versions of python, torch, stable_baselines3, rl_zoo3, gymnasium and sb3_reinforce, the CPU model
+        with its core count (``cpu``), and the OS (``os``)
+    """
+    import gymnasium
+    import rl_zoo3
+    import stable_baselines3
+    import torch
+
+    import sb3_reinforce
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "sb3_reinforce": sb3_reinforce.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "rl_zoo3": rl_zoo3.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "python": platform.python_version(),
+        "cpu": f"{cpu} ({os.cpu_count()} cores)",
+        "os": platform.platform(),
+    }
+
+
+# The harness's own output, which does not make the tree dirty
+_OUTPUT = (":(exclude)benchmarks/data", ":(exclude)benchmarks/runs")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout
+
+
+def git_commit() -> str:
+    """The commit checked out (``HEAD``), or ``"unknown"`` outside a git checkout."""
+    return _git("rev-parse", "HEAD").strip() or "unknown"
+
+
+def dirty_files() -> list[str]:
+    """
+    The files that make the working tree differ from ``HEAD``: modified tracked files, and untracked files of the
+    package and the harness (``sb3_reinforce/``, ``benchmarks/``), which the runs import. The harness's own output
+    (``benchmarks/data/``, ``benchmarks/runs/``) does not count.
+
+    :return: paths relative to the repository root, sorted; empty for a clean tree
+    """
+    modified = _git("status", "--porcelain", "--untracked-files=no", "--", ".", *_OUTPUT).splitlines()
+    return sorted({line[3:] for line in modified if line.strip()} | set(_untracked_sources()))
+
+
+def _untracked_sources() -> list[str]:
+    return _git("ls-files", "--others", "--exclude-standard", "--", "sb3_reinforce", "benchmarks", *_OUTPUT).split()
+
+
+def tree_diff() -> str:
+    """
+    What a dirty tree changes against ``HEAD``: ``git diff HEAD`` (without the harness's output), followed by
+    the untracked files of the package and the harness as new-file diffs.
+    """
+    diff = _git("diff", "HEAD", "--", ".", *_OUTPUT)
+    for path in _untracked_sources():
+        # git diff --no-index exits with 1 when the files differ; _git ignores the status
+        diff += _git("diff", "--no-index", "--", "/dev/null", path)
+    return diff
+
+
+def sha256_text(text: str) -> str:
+    """The sha256 of a text (UTF-8), as hex."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_hash(package_dir: Path = PACKAGE_DIR) -> str:
+    """
+    A hash of the algorithm's code: sha256 over every ``*.py`` file under ``package_dir`` (default
+    ``sb3_reinforce/``), in sorted order of their relative paths, each as its path, a NUL byte, its content and a NUL
+    byte. Any change of a source file, or an added or removed one, changes it.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py"), key=lambda p: p.relative_to(package_dir).as_posix()):
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def hyperparams_file(env: str, algo: str) -> Path:
+    """
+    The hyperparameter file that ``run_benchmarks.py`` gives the Zoo for ``algo`` on ``env``: ours for REINFORCE,
+    the Zoo's own ``a2c.yml`` / ``ppo.yml`` otherwise (for ``ZOO_ENTRY_ALIASES``, the entry is read from it under
+    the aliased name).
+    """
+    if algo == "reinforce":
+        return REINFORCE_HYPERPARAMS
+    import rl_zoo3
+
+    return Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml"
+
+
+def hyperparams_entry(env: str, algo: str) -> dict[str, Any]:
+    """
+    The entry the Zoo uses for ``algo`` on ``env``, as ``yaml.safe_load`` reads it (anchors resolved): the env's
+    own entry, else its ``ZOO_ENTRY_ALIASES`` entry, else ``default`` (as the Zoo falls back; not for Atari).
+
+    :raise KeyError: if the file has none of them
+    """
+    import yaml
+
+    with open(hyperparams_file(env, algo)) as file:
+        entries = yaml.safe_load(file)
+    for key in (env, ZOO_ENTRY_ALIASES.get(env), "default"):
+        if key is not None and key in entries:
+            return dict(entries[key])
+    raise KeyError(f"no entry for {env} (nor 'default') in {hyperparams_file(env, algo)}")
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    """The sha256 of a hyperparameter entry, serialized canonically (``json.dumps(entry, sort_keys=True)``)."""
+    return sha256_text(json.dumps(entry, sort_keys=True, default=str))
+
+
+def provenance(env: str, algo: str, allow_dirty: bool = False) -> tuple[dict[str, Any], str]:
+    """
+    What a run starts from, taken just before it starts (``run_benchmarks.py`` writes it to ``provenance.json``):
+    the time, the commit, whether the tree is dirty (and which files), the hyperparameter entry and its hash
+    (``entry_hash``), the hash of the algorithm's code (``code_hash``), and ``system_info()``.
+
+    :param allow_dirty: start from a dirty tree; otherwise a dirty tree raises
+    :return: the record, and the tree's diff against ``HEAD`` (``tree_diff()``, empty for a clean tree), whose
+        sha256 the record holds as ``diff_sha256``: save it beside the run
+    :raise RuntimeError: if the tree is dirty and ``allow_dirty`` is False, naming the files and the fix
+    """
+    dirty = dirty_files()
+    if dirty and not allow_dirty:
+        raise RuntimeError(
+            "refusing to start a benchmark run from a dirty tree: these files differ from HEAD: "
+            + ", ".join(dirty)
+            + ". Commit them first (git add ... && git commit), so that the run's commit says what it ran; or pass "
+            "--allow-dirty to save `git diff HEAD` beside each run and record its hash."
+        )
+    entry = hyperparams_entry(env, algo)
+    diff = tree_diff() if dirty else ""
+    record: dict[str, Any] = {
+        "recorded": "at start",
+        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "git_dirty": bool(dirty),
+        "dirty_files": dirty,
+        "hyperparams_file": str(hyperparams_file(env, algo).relative_to(REPO_ROOT))
+        if algo == "reinforce"
+        else f"rl_zoo3/hyperparams/{algo}.yml",
+        "entry": entry,
+        "entry_sha256": entry_hash(entry),
+        "code_sha256": code_hash(),
+        "system": system_info(),
+    }
+    if dirty:
+        record["diff_sha256"] = sha256_text(diff)
+    return record, diff
