@@ -1,12 +1,13 @@
 """Save/load, parameters, determinism and interrupted training."""
 
 import io
+import json
 import zipfile
 
 import numpy as np
 import pytest
 import torch as th
-from stable_baselines3 import A2C
+from stable_baselines3 import A2C, DQN, PPO, SAC
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
@@ -55,23 +56,70 @@ def test_get_set_parameters_plain_tensors(tmp_path) -> None:
         assert np.array_equal(value, _params(fresh)[name]), name
 
 
-def test_load_errors(tmp_path) -> None:
+def test_load_corrupt_file(tmp_path) -> None:
+    """Not a zip, or a truncated one: ValueError, as SB3 raises for a file that is not a zip."""
     (tmp_path / "not_a_zip.zip").write_text("hello")
-    with pytest.raises(ValueError, match="zip"):
+    with pytest.raises(ValueError, match=r"not a readable SB3 zip file.*save the model again"):
         REINFORCE.load(tmp_path / "not_a_zip.zip")
     model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64)
     model.save(tmp_path / "ok")
     data = (tmp_path / "ok.zip").read_bytes()
     (tmp_path / "truncated.zip").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="zip"):
+    with pytest.raises(ValueError, match="not a readable SB3 zip file"):
         REINFORCE.load(tmp_path / "truncated.zip")
 
 
-@pytest.mark.parametrize("other", [A2C])
-def test_load_other_algorithm(tmp_path, other) -> None:
-    other("MlpPolicy", "CartPole-v1").save(tmp_path / "other")
-    with pytest.raises(ValueError, match="A2C"):
+def test_load_missing_file(tmp_path) -> None:
+    """FileNotFoundError, as SB3 raises: ``except FileNotFoundError`` keeps working."""
+    with pytest.raises(FileNotFoundError, match=r"no such file: .*nothing_here"):
+        REINFORCE.load(tmp_path / "nothing_here")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        REINFORCE.load(str(tmp_path / "nothing_here.zip"))
+
+
+def _sb3_model(name: str):
+    if name == "TRPO":
+        sb3_contrib = pytest.importorskip("sb3_contrib", reason="sb3-contrib is in the `zoo` extra")
+        return sb3_contrib.TRPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64)
+    if name == "DQN":
+        return DQN("MlpPolicy", "CartPole-v1", buffer_size=100)
+    if name == "SAC":
+        return SAC("MlpPolicy", "Pendulum-v1", buffer_size=100)
+    return {"A2C": A2C, "PPO": PPO}[name]("MlpPolicy", "CartPole-v1", n_steps=64)
+
+
+@pytest.mark.parametrize(
+    "name, package",
+    [
+        ("DQN", "stable_baselines3"),
+        ("SAC", "stable_baselines3"),
+        ("A2C", "stable_baselines3"),
+        ("PPO", "stable_baselines3"),
+        ("TRPO", "sb3_contrib"),
+    ],
+)
+def test_load_other_algorithm(tmp_path, name, package) -> None:
+    """A zip saved by another algorithm: the error names it, from what SB3 stores, and how to load it."""
+    _sb3_model(name).save(tmp_path / "other")
+    expected = rf"not a REINFORCE model: it was saved by {name} .*`from {package} import {name}; {name}\.load\(\.\.\.\)`"
+    with pytest.raises(ValueError, match=expected):
         REINFORCE.load(tmp_path / "other")
+
+
+def test_load_unknown_zip(tmp_path) -> None:
+    """An SB3 zip whose algorithm cannot be told: the error says it is not REINFORCE's and what it holds."""
+    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
+    with zipfile.ZipFile(tmp_path / "ok.zip") as source, zipfile.ZipFile(tmp_path / "other.zip", "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "data":
+                data = json.loads(content)
+                del data["sb3_reinforce_save_format"]
+                data["policy_class"]["__module__"] = "my_package.policies"
+                content = json.dumps(data).encode()
+            target.writestr(item, content)
+    with pytest.raises(ValueError, match=r"not a REINFORCE model: it holds \w+ from my_package\.policies\. Load it with"):
+        REINFORCE.load(tmp_path / "other.zip")
 
 
 def _train_params(vec_env_cls, seed: int) -> dict[str, np.ndarray]:
@@ -183,11 +231,34 @@ def test_save_mid_rollout(tmp_path) -> None:
 
 
 def test_load_from_bytes() -> None:
-    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64)
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=64, seed=0)
+    model.learn(256)
     buffer = io.BytesIO()
     model.save(buffer)
     buffer.seek(0)
-    REINFORCE.load(buffer)
+    loaded = REINFORCE.load(buffer)
+    for name, value in _params(model).items():
+        assert np.array_equal(value, _params(loaded)[name]), name
+    obs = env.reset()
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+
+
+def test_save_load_keeps_optimizer_state(tmp_path) -> None:
+    """Adam's moments and step counts, and the learning rate, survive save/load: training resumes where it was."""
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, seed=0, baseline="value", device="cpu")
+    model.learn(512)
+    model.save(tmp_path / "model")
+    loaded = REINFORCE.load(tmp_path / "model", device="cpu")
+    saved, restored = model.policy.optimizer.state_dict(), loaded.policy.optimizer.state_dict()
+    assert saved["state"], "the optimizer has no state after training"
+    assert set(restored["state"]) == set(saved["state"])
+    for index, state in saved["state"].items():
+        assert set(restored["state"][index]) == set(state)
+        for key, value in state.items():
+            assert th.equal(th.as_tensor(restored["state"][index][key]), th.as_tensor(value)), (index, key)
+    assert [group["lr"] for group in restored["param_groups"]] == [group["lr"] for group in saved["param_groups"]]
+    assert [group["params"] for group in restored["param_groups"]] == [group["params"] for group in saved["param_groups"]]
 
 
 def test_load_newer_format(tmp_path) -> None:
@@ -198,5 +269,7 @@ def test_load_newer_format(tmp_path) -> None:
             if item.filename == "data":
                 content = content.replace(b'"sb3_reinforce_save_format": 1', b'"sb3_reinforce_save_format": 99')
             target.writestr(item, content)
-    with pytest.raises(ValueError, match=r"newer sb3-reinforce.*format 99"):
+    with pytest.raises(ValueError, match=r"newer sb3-reinforce.*format 99") as error:
         REINFORCE.load(tmp_path / "newer.zip")
+    # sb3-reinforce is not on PyPI: the message points at what works
+    assert "git pull && pip install -e ." in str(error.value) and "pip install -U" not in str(error.value)
