@@ -29,7 +29,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from common import ALGOS, BENCH_DIR, DATA_DIR, SCOPE, ZOO_ENTRY_ALIASES, code_hash, entry_hash, hyperparams_entry
+from common import (
+    ALGOS,
+    BENCH_DIR,
+    DATA_DIR,
+    SCOPE,
+    ZOO_ENTRY_ALIASES,
+    code_hash,
+    entry_hash,
+    hyperparams_entry,
+    provenance_issues,
+)
 from rliable import library as rly
 from rliable import metrics
 
@@ -71,30 +81,6 @@ def load_runs(env: str, algo: str) -> list[Run]:
             }
         )
     return runs
-
-
-def provenance_issues(run: Run, current_code: str, current_entry: str) -> list[str]:
-    """
-    Why a run's results may not come from the current tree; empty if its start-time provenance matches it.
-
-    :param current_code: ``code_hash()`` of the current tree
-    :param current_entry: ``entry_hash`` of the hyperparameter entry that the current tree gives this env and algo
-    """
-    record = run["provenance"]
-    if record is None:
-        commit = run["done"].get("git_commit")
-        if commit is None:
-            return ["no provenance: no commit recorded"]
-        issues = ["recorded at end, not at start"]
-        return [*issues, "dirty"] if commit.endswith("+dirty") else issues
-    issues = []
-    if record.get("git_dirty"):
-        issues.append(f"dirty (diff sha256 {record.get('diff_sha256', '?')[:12]})")
-    if record.get("code_sha256") != current_code:
-        issues.append("code differs from this tree")
-    if record.get("entry_sha256") != current_entry:
-        issues.append("hyperparameter entry differs from this tree")
-    return issues
 
 
 def recorded_commit(run: Run) -> str:
@@ -292,7 +278,8 @@ def check_provenance(all_data: dict[str, dict[str, list[Run]]]) -> dict[tuple[st
         for algo, runs in data.items():
             current_entry = entry_hash(hyperparams_entry(env, algo))
             for run in runs:
-                issues[(env, algo, run["seed"])] = provenance_issues(run, current_code, current_entry)
+                record, done = run["provenance"], run["done"]
+                issues[(env, algo, run["seed"])] = provenance_issues(record, done, current_code, current_entry)
             flagged = {run["seed"]: "; ".join(issues[(env, algo, run["seed"])]) for run in runs}
             flagged = {seed: text for seed, text in flagged.items() if text}
             if flagged:

@@ -219,3 +219,30 @@ def provenance(env: str, algo: str, allow_dirty: bool = False) -> tuple[dict[str
     if dirty:
         record["diff_sha256"] = sha256_text(diff)
     return record, diff
+
+
+def provenance_issues(record: dict[str, Any] | None, done: dict[str, Any], current_code: str, current_entry: str) -> list[str]:
+    """
+    Why a run's results may not come from the current tree; empty if its start-time provenance matches it.
+
+    :param record: the run's ``provenance.json``, or None if it has none (runs made before it existed)
+    :param done: the run's ``done.json``; older ones hold the commit taken when the run ended (``git_commit``)
+    :param current_code: ``code_hash()`` of the current tree
+    :param current_entry: ``entry_hash`` of the entry that the current tree gives this env and algorithm
+    :return: short flags: "recorded at end, not at start", "dirty", "no provenance: no commit recorded",
+        "code differs from this tree", "hyperparameter entry differs from this tree"
+    """
+    if record is None:
+        commit = done.get("git_commit")
+        if commit is None:
+            return ["no provenance: no commit recorded"]
+        issues = ["recorded at end, not at start"]
+        return [*issues, "dirty"] if commit.endswith("+dirty") else issues
+    issues = []
+    if record.get("git_dirty"):
+        issues.append(f"dirty (diff sha256 {str(record.get('diff_sha256', '?'))[:12]})")
+    if record.get("code_sha256") != current_code:
+        issues.append("code differs from this tree")
+    if record.get("entry_sha256") != current_entry:
+        issues.append("hyperparameter entry differs from this tree")
+    return issues
