@@ -31,7 +31,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.common.buffers import EpisodicRolloutBufferSamples
-from sb3_reinforce.reinforce.reinforce import leave_one_out_baseline
+from sb3_reinforce.common.returns import leave_one_out_baseline
 from tests.mdp import TabularEnv, TabularMDP, TabularVecEnv, corridor_mdp, random_mdp
 
 LINEAR_POLICY = dict(net_arch=dict(pi=[], vf=[]))
@@ -251,8 +251,8 @@ class GradientRecorder(BaseCallback):
         action_net = self.model.policy.action_net
         assert action_net.weight.grad is not None and action_net.bias.grad is not None
         self.sums.append(_flat(action_net.weight.grad, action_net.bias.grad) * self.model.policy_loss_divisor)
-        self.n_episodes.append(buffer.n_episodes)
-        self.n_transitions.append(buffer.n_transitions)
+        self.n_episodes.append(buffer.batch_episodes)
+        self.n_transitions.append(buffer.batch_steps)
         for name in self.estimators:
             self.others.setdefault(name, []).append(self._pending[name])
         self.episode_returns.append(self._pending["episode_returns"])

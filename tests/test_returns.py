@@ -7,6 +7,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
+from sb3_reinforce.common.returns import advantages, episode_layout, leave_one_out_baseline, reward_to_go
 from tests.helpers import FixedRewardEnv, discounted_returns
 
 GAMMA = 0.5
@@ -72,7 +73,7 @@ def test_truncation_bootstrap_value(baseline: str | None) -> None:
     recorder = BatchRecorder()
     model.learn(3, callback=recorder)
     with th.no_grad():
-        value = model.policy.predict_values(th.tensor([[3.0, 3.0]])).item()
+        value = model.policy.predict_values(th.tensor([[3.0, 3.0]], device=model.device)).item()
     batch = _sorted_by_global_step(recorder.batches[0])
     assert np.allclose(batch["returns"][-1], 3.0 + GAMMA * value, atol=1e-5)
 
@@ -131,14 +132,21 @@ def test_whole_episode_return() -> None:
     env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
     model, batches = _train(env, n_steps=4, total=4, reward_to_go=False)
     batch = batches[0]
-    returns = model._advantages(_to_samples(model, batch), None).numpy()
+    returns = _psi(model, batch)
     assert np.allclose(returns, discounted_returns(rewards, GAMMA)[0])
 
 
-def _to_samples(model: REINFORCE, batch: dict[str, np.ndarray]):
-    from sb3_reinforce.common.buffers import EpisodicRolloutBufferSamples
-
-    return EpisodicRolloutBufferSamples(**{name: th.as_tensor(value) for name, value in batch.items()})
+def _psi(model: REINFORCE, batch: dict[str, np.ndarray], values: th.Tensor | None = None) -> np.ndarray:
+    """Psi_t of a recorded batch, with the model's settings (the function train() calls)."""
+    tensors = {name: th.as_tensor(batch[name]) for name in ("returns", "episode_returns", "episode_steps", "episode_ids")}
+    return advantages(
+        **tensors,
+        gamma=model.gamma,
+        reward_to_go=model.reward_to_go,
+        baseline=model.baseline,
+        values=values,
+        discount_weighting=model.discount_weighting,
+    ).numpy()
 
 
 def _two_episode_batch(model_kwargs: dict) -> tuple[REINFORCE, dict[str, np.ndarray]]:
@@ -182,7 +190,7 @@ def _by_episode(batch: dict[str, np.ndarray], values: np.ndarray) -> tuple[list[
 )
 def test_baselines(baseline, reward_to_go, expected_a, expected_b) -> None:
     model, batch = _two_episode_batch(dict(baseline=baseline, reward_to_go=reward_to_go))
-    advantages = model._advantages(_to_samples(model, batch), None).numpy()
+    advantages = _psi(model, batch)
     got_a, got_b = _by_episode(batch, advantages)
     assert np.allclose(got_a, expected_a) and np.allclose(got_b, expected_b)
 
@@ -190,7 +198,7 @@ def test_baselines(baseline, reward_to_go, expected_a, expected_b) -> None:
 def test_value_baseline() -> None:
     model, batch = _two_episode_batch(dict(baseline="value"))
     values = th.as_tensor(np.array([0.5, -1.0, 0.25, 2.0, 1.0], dtype=np.float32))
-    advantages = model._advantages(_to_samples(model, batch), values).numpy()
+    advantages = _psi(model, batch, values)
     assert np.allclose(advantages, batch["returns"] - values.numpy())
 
 
@@ -199,6 +207,55 @@ def test_discount_weighting_counts_from_true_start() -> None:
     env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
     model, batches = _train(env, n_steps=2, total=6, discount_weighting=True)
     batch = _sorted_by_global_step(batches[2])
-    advantages = model._advantages(_to_samples(model, batch), None).numpy()
+    advantages = _psi(model, batch)
     expected = [GAMMA**t * g for t, g in enumerate(discounted_returns(rewards, GAMMA))]
     assert np.allclose(advantages, expected)
+
+
+# --- the pure functions, on a hand-written (time, env) timeline ---
+def test_reward_to_go_on_a_timeline() -> None:
+    # env 0: an episode of 2 steps, then one of 2 steps; env 1: one of 3 steps, then a running one
+    rewards = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0], [4.0, 8.0]], dtype=np.float32)
+    dones = np.array([[False, False], [True, False], [False, True], [True, False]])
+    returns = reward_to_go(rewards, dones, GAMMA)
+    assert returns.dtype == np.float64
+    assert np.allclose(returns[:, 0], [1 + 0.5 * 2, 2, 3 + 0.5 * 4, 4])
+    assert np.allclose(returns[:3, 1], [2 + 0.5 * 1 + 0.25 * 4, 1 + 0.5 * 4, 4])
+
+
+def test_episode_layout() -> None:
+    starts = np.array([[True, True], [False, False], [True, False], [False, True]])
+    valid = np.array([[True, True], [True, True], [True, True], [True, False]])
+    time_idx, env_idx, start_rows, episode_ids = episode_layout(starts, valid)
+    # row-major order; episodes numbered by start row, then env: (0, env 0) = 0, (0, env 1) = 1, (2, env 0) = 2
+    assert list(time_idx) == [0, 0, 1, 1, 2, 2, 3]
+    assert list(env_idx) == [0, 1, 0, 1, 0, 1, 0]
+    assert list(time_idx - start_rows) == [0, 0, 1, 1, 0, 2, 1]
+    assert list(episode_ids) == [0, 1, 0, 1, 2, 1, 2]
+
+
+def test_leave_one_out_by_hand() -> None:
+    # three episodes with returns 1, 2, 6: b_0 = (2 + 6) / 2, b_1 = (1 + 6) / 2, b_2 = (1 + 2) / 2
+    returns = th.tensor([1.0, 1.0, 2.0, 6.0])
+    ids = th.tensor([0, 0, 1, 2])
+    assert th.allclose(leave_one_out_baseline(returns, ids, None), th.tensor([4.0, 4.0, 3.5, 1.5]))
+    # reward-to-go: t=0 is shared by the three episodes, t=1 by episode 0 alone (baseline 0)
+    steps = th.tensor([0, 1, 0, 0])
+    g = th.tensor([1.0, 5.0, 2.0, 6.0])
+    assert th.allclose(leave_one_out_baseline(g, ids, steps), th.tensor([4.0, 0.0, 3.5, 1.5]))
+
+
+def test_advantages_by_hand() -> None:
+    g = th.tensor([3.0, 2.0, 4.0])
+    r = th.tensor([3.0, 3.0, 4.0])
+    steps, ids = th.tensor([0, 1, 0]), th.tensor([0, 0, 1])
+    common = dict(returns=g, episode_returns=r, episode_steps=steps, episode_ids=ids, gamma=GAMMA)
+    assert th.allclose(advantages(**common), g)
+    assert th.allclose(advantages(**common, reward_to_go=False), r)
+    assert th.allclose(advantages(**common, baseline="mean"), g - 3.0)
+    # whole return, mean over episodes (3 + 4) / 2, whatever their lengths
+    assert th.allclose(advantages(**common, reward_to_go=False, baseline="mean"), r - 3.5)
+    assert th.allclose(advantages(**common, baseline="value", values=th.tensor([1.0, 1.0, 1.0])), g - 1.0)
+    assert th.allclose(advantages(**common, discount_weighting=True), g * th.tensor([1.0, 0.5, 1.0]))
+    with pytest.raises(ValueError, match="values"):
+        advantages(**common, baseline="value")

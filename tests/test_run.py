@@ -116,7 +116,7 @@ class UpdateCounter(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        self.episodes.append(self.model.rollout_buffer.n_episodes)
+        self.episodes.append(self.model.rollout_buffer.batch_episodes)
         self.steps.append(self.locals["n_steps"])
 
 

@@ -1,45 +1,51 @@
 """
-Rollout buffers that hold Monte Carlo returns of *complete* episodes.
+The rollout buffer of REINFORCE: Monte Carlo returns of *complete* episodes, with carry-over.
 
-SB3's :class:`~stable_baselines3.common.buffers.RolloutBuffer` stores exactly ``n_steps`` rows per update
-and bootstraps the episodes cut by the end of the rollout with a value estimate. REINFORCE may not do
-that. The buffers here keep a *timeline*: rows ``[0, pos)`` are consecutive environment steps (time
-along the first axis, environments along the second). Each rollout appends rows to it. When a rollout
-ends, every episode that has *ended* (terminated or truncated) is handed to the update with its
-exact discounted return; the steps of an episode that is still running stay in the timeline and are
-carried over to the next rollout, until that episode ends. Nothing is bootstrapped and nothing is
-dropped, so long episodes weigh in the update exactly as often as short ones.
+SB3's :class:`~stable_baselines3.common.buffers.RolloutBuffer` holds exactly ``n_steps`` rows per update and
+bootstraps the episodes cut by the end of the rollout with a value estimate. REINFORCE may not do that. This buffer
+keeps a *timeline*: row ``r`` holds the ``r``-th step of every env (time along the rows, envs along the columns).
+When a rollout ends, every episode that has *ended* (terminated or truncated) goes into the batch of the update
+with its exact discounted return; the steps of an episode that is still running stay in the timeline, and join a
+later batch when the episode ends. Nothing is bootstrapped and nothing is dropped, so long episodes weigh in the
+update exactly as often as short ones.
+
+The cost per step does not depend on the length of the episodes. The timeline is stored in blocks of
+``buffer_size`` rows that never move: a block is allocated when the timeline reaches it, and released once every
+step in it has been used. Each step's return is computed once, when the rollout in which its episode ends is over.
+Observations are stored in their own dtype (``uint8`` images stay ``uint8``) and are read per chunk, so a batch is
+never copied whole.
 """
 
+import itertools
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
+from stable_baselines3.common.buffers import BaseBuffer
 from stable_baselines3.common.type_aliases import TensorDict
+from stable_baselines3.common.vec_env import VecNormalize
+
+from sb3_reinforce.common.returns import episode_layout, reward_to_go
 
 
 class EpisodicRolloutBufferSamples(NamedTuple):
     """
-    All the transitions of the episodes that ended since the previous update (one full batch).
+    Steps of the episodes that ended since the previous update: the whole batch, or a chunk of it.
 
     :param observations: observations :math:`s_t`
     :param actions: actions :math:`a_t`
-    :param old_values: :math:`V(s_t)` recorded when the step was collected; zero from ``REINFORCE``, whose rollouts
-        skip the value head (kept for the shape of SB3's ``RolloutBufferSamples``)
     :param old_log_prob: :math:`\\log \\pi_{old}(a_t|s_t)` recorded when the step was collected
     :param returns: reward-to-go :math:`G_t = \\sum_{k \\ge t} \\gamma^{k-t} r_k` (to the end of the episode)
     :param episode_returns: discounted return :math:`R(\\tau) = G_0` of the episode the step belongs to
     :param episode_steps: :math:`t`, counted from the true start of the episode (also across rollouts)
-    :param episode_ids: index of the episode in the batch, in ``[0, n_episodes)``
+    :param episode_ids: index of the episode in the batch, in ``[0, batch_episodes)``
     :param stale: ``True`` for steps collected in an earlier rollout, i.e. under an older policy
     """
 
     observations: th.Tensor | TensorDict
     actions: th.Tensor
-    old_values: th.Tensor
     old_log_prob: th.Tensor
     returns: th.Tensor
     episode_returns: th.Tensor
@@ -48,20 +54,20 @@ class EpisodicRolloutBufferSamples(NamedTuple):
     stale: th.Tensor
 
 
-class _EpisodicTimeline:
+class EpisodicRolloutBuffer(BaseBuffer):
     """
-    The timeline shared by :class:`EpisodicRolloutBuffer` and :class:`EpisodicDictRolloutBuffer`.
-    It only touches observations through ``_obs_arrays`` / ``_set_obs_arrays`` / ``_store_obs`` / ``_obs_to_torch``.
+    Rollout buffer for REINFORCE: Monte Carlo returns from complete episodes, with carry-over. It holds Box, Discrete,
+    MultiDiscrete, MultiBinary and Dict observations.
 
-    Use :meth:`start_rollout` at the start of each rollout (instead of ``reset``), :meth:`add` for every
-    step (with ``done``), :meth:`finalize` at the end of the rollout and :meth:`get` to read the batch.
+    Call :meth:`start_rollout` at the start of each rollout (instead of ``reset``), :meth:`add` for every step (with
+    ``done``), :meth:`finalize` at the end of the rollout, then :meth:`get` to read the batch.
 
-    :param buffer_size: Rows to allocate per environment for one rollout (``n_steps``);
-        the buffer grows when more are needed (carried-over steps, ``n_episodes`` mode)
+    :param buffer_size: Rows per block of the timeline (``n_steps``: one rollout's steps per env)
     :param observation_space: Observation space
     :param action_space: Action space
     :param device: PyTorch device
-    :param gae_lambda: Unused (REINFORCE does not use GAE); accepted for SB3 compatibility and must be 1
+    :param gae_lambda: REINFORCE's returns are Monte Carlo, which is ``gae_lambda=1``; accepted for SB3's signature
+        and must be 1
     :param gamma: Discount factor
     :param n_envs: Number of parallel environments
     :param max_episode_steps: Longest episode the buffer will hold. An episode that runs longer raises a
@@ -80,125 +86,108 @@ class _EpisodicTimeline:
         n_envs: int = 1,
         max_episode_steps: int = 100_000,
     ):
-        _check_buffer_args(gae_lambda, max_episode_steps)
+        if gae_lambda != 1.0:
+            raise ValueError(
+                f"gae_lambda={gae_lambda}: REINFORCE uses Monte Carlo returns of complete episodes, which is gae_lambda=1."
+            )
+        if (
+            not isinstance(max_episode_steps, (int, np.integer))
+            or isinstance(max_episode_steps, bool)
+            or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be an integer >= 1, got {max_episode_steps!r}.")
+        super().__init__(buffer_size, observation_space, action_space, device, n_envs=n_envs)
+        self.gamma = gamma
         self.max_episode_steps = max_episode_steps
-        self.n_steps = buffer_size
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)  # type: ignore[call-arg]
+        # One shape and dtype per stored field; Dict observations get one field per key
+        obs_spaces = observation_space.spaces if isinstance(observation_space, spaces.Dict) else {"": observation_space}
+        obs_shapes: Any = self.obs_shape if isinstance(observation_space, spaces.Dict) else {"": self.obs_shape}
+        self.fields: dict[str, tuple[tuple[int, ...], Any]] = {
+            f"obs/{key}": (tuple(obs_shapes[key]), space.dtype) for key, space in obs_spaces.items()
+        }
+        self.fields.update(
+            actions=((self.action_dim,), np.float32),
+            rewards=((), np.float32),
+            episode_starts=((), bool),
+            dones=((), bool),
+            log_probs=((), np.float32),
+        )
+        self.reset()
 
-    # Attributes of SB3's RolloutBuffer / DictRolloutBuffer that the timeline uses
-    buffer_size: int
-    n_envs: int
-    pos: int
-    full: bool
-    gamma: float
-    action_dim: int
-    device: th.device
-    generator_ready: bool
-    actions: np.ndarray
-    rewards: np.ndarray
-    episode_starts: np.ndarray
-    values: np.ndarray
-    log_probs: np.ndarray
-    # The timeline's own state
-    dones: np.ndarray
-    rollout_ids: np.ndarray
-    rollout_id: int
-    seg_start: np.ndarray
-    headless: np.ndarray
-    ep_len: np.ndarray
-    n_dropped: int
-    n_episodes: int
-    n_transitions: int
-    _batch: dict[str, np.ndarray]
-    _batch_obs: dict[str, np.ndarray]
-
-    def _obs_arrays(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def _set_obs_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
-
-    def _store_obs(self, obs: Any) -> None:
-        raise NotImplementedError
-
-    def _obs_to_torch(self, arrays: dict[str, np.ndarray]) -> th.Tensor | TensorDict:
-        raise NotImplementedError
-
-    if TYPE_CHECKING:  # provided by SB3's BaseBuffer
-
-        def to_torch(self, array: np.ndarray, copy: bool = True) -> th.Tensor: ...
-
-    # --- the timeline ---
     def reset(self) -> None:
         """Clear the buffer, including the steps of unfinished episodes carried over."""
-        super().reset()  # type: ignore[misc]
-        self.dones = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
-        self.rollout_ids = np.zeros(self.buffer_size, dtype=np.int64)
-        self.rollout_id = 0
-        # First row of the running (unfinished) episode of each env
-        self.seg_start = np.zeros(self.n_envs, dtype=np.int64)
-        # Whether the running episode of each env started before the buffer saw it
-        self.headless = np.zeros(self.n_envs, dtype=bool)
-        # Length so far of the running episode of each env
-        self.ep_len = np.zeros(self.n_envs, dtype=np.int64)
-        self.n_dropped = 0
-        self.n_episodes = 0
-        self.n_transitions = 0
-        self._batch = {}
-        self._batch_obs = {}
+        super().reset()
+        self.blocks: dict[int, dict[str, np.ndarray]] = {}
+        self.block_rollouts: dict[int, np.ndarray] = {}
+        self.rollout = 0
+        # Per env: first row not yet used (the start of its running episode, or ``pos``), its last ``done`` row,
+        # the length so far of its running episode, and whether that episode started before the buffer saw it
+        self.pending_start = np.zeros(self.n_envs, dtype=np.int64)
+        self.last_done = np.full(self.n_envs, -1, dtype=np.int64)
+        self.episode_length = np.zeros(self.n_envs, dtype=np.int64)
+        self.start_unknown = np.zeros(self.n_envs, dtype=bool)
+        self.dropped_steps = 0
+        # Rows that finalize() read, over the buffer's life: the work it does, which tests compare with ``pos``
+        self.rows_read = 0
+        self._set_batch(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), {})
+        self.generator_ready = False
 
-    def _row_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {f"obs/{key}": value for key, value in self._obs_arrays().items()}
-        for name in ("actions", "rewards", "episode_starts", "values", "log_probs", "dones"):
-            arrays[name] = getattr(self, name)
-        arrays["rollout_ids"] = self.rollout_ids
-        return arrays
+    # --- the timeline ---
+    def _block(self, row: int) -> dict[str, np.ndarray]:
+        index = row // self.buffer_size
+        if index not in self.blocks:
+            shape = (self.buffer_size, self.n_envs)
+            self.blocks[index] = {
+                name: np.zeros((*shape, *field), dtype=dtype) for name, (field, dtype) in self.fields.items()
+            }
+            self.block_rollouts[index] = np.zeros(self.buffer_size, dtype=np.int64)
+        return self.blocks[index]
 
-    def _move_rows(self, start: int, capacity: int) -> None:
-        """Move rows ``[start, pos)`` to the front, in arrays of ``capacity`` rows (grown if needed)."""
-        n_keep = self.pos - start
-        new_obs = {}
-        for name, array in self._row_arrays().items():
-            if capacity != array.shape[0]:
-                new_array = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
-                new_array[:n_keep] = array[start : self.pos]
+    def _read(self, name: str, rows: np.ndarray, envs: np.ndarray | None = None) -> np.ndarray:
+        """Field ``name`` at timeline ``rows``, all columns, or column ``envs[i]`` for row ``rows[i]``."""
+        order = np.argsort(rows, kind="stable") if (np.diff(rows) < 0).any() else None
+        if order is not None:
+            rows, envs = rows[order], (None if envs is None else envs[order])
+        block_of = rows // self.buffer_size
+        bounds = [0, *(np.flatnonzero(np.diff(block_of)) + 1), len(rows)]
+        out: np.ndarray | None = None
+        for lo, hi in itertools.pairwise(bounds):
+            index = int(block_of[lo])
+            local = rows[lo:hi] - index * self.buffer_size
+            if name == "rollouts":
+                part = self.block_rollouts[index][local]
             else:
-                new_array = array
-                if start > 0:
-                    # numpy handles the overlap of the two slices
-                    new_array[:n_keep] = array[start : self.pos]
-            if name.startswith("obs/"):
-                new_obs[name[4:]] = new_array
-            else:
-                setattr(self, name, new_array)
-        self._set_obs_arrays(new_obs)
-        self.buffer_size = capacity
-        self.seg_start -= start
-        self.pos = n_keep
-        self.full = self.pos == self.buffer_size
+                part = self.blocks[index][name][local] if envs is None else self.blocks[index][name][local, envs[lo:hi]]
+            if out is None:
+                out = np.empty((len(rows), *part.shape[1:]), dtype=part.dtype)
+            out[lo:hi] = part
+        assert out is not None, "no rows to read"
+        if order is not None:
+            out[order] = out.copy()
+        return out
 
     def start_rollout(self, episode_starts: np.ndarray) -> None:
         """
-        Start a rollout: keep the steps of the episodes still running, forget the rest.
+        Start a rollout: keep the steps of the episodes still running, release the blocks that hold no other step.
 
         :param episode_starts: for each env, whether its next step starts a new episode (the algorithm's
             ``_last_episode_starts``). An env that has unfinished steps in the buffer but whose next step
             starts a new episode was reset from outside (e.g. a new ``learn()`` call): its unfinished
-            steps can never be completed and are dropped (counted in ``n_dropped``). An env whose current
-            episode started before the buffer saw it (e.g. after ``load``) is marked *headless*: the
-            steps of that episode are dropped when it ends, since its return is not known.
+            steps can never be completed and are dropped (counted in ``dropped_steps``). An env whose current
+            episode started before the buffer saw it (e.g. after ``load`` with ``force_reset=False``) has
+            ``start_unknown`` set: the steps of that episode are dropped when it ends, since its return is unknown.
         """
         episode_starts = np.asarray(episode_starts, dtype=bool)
-        pending = self.pos - self.seg_start
+        pending = self.pos - self.pending_start
         orphans = (pending > 0) & episode_starts
-        self.n_dropped += int(pending[orphans].sum())
-        self.seg_start[orphans] = self.pos
-        self.headless = (self.headless & ~episode_starts) | ((pending == 0) & ~episode_starts)
-        self.ep_len[episode_starts] = 0
-        start = int(self.seg_start.min())
-        capacity = max(self.buffer_size, self.pos - start + self.n_steps)
-        self._move_rows(start, capacity)
-        self.rollout_id += 1
+        self.dropped_steps += int(pending[orphans].sum())
+        self.pending_start[orphans] = self.pos
+        self.start_unknown = (self.start_unknown & ~episode_starts) | ((pending == 0) & ~episode_starts)
+        self.episode_length[episode_starts] = 0
+        first_kept = int(self.pending_start.min()) // self.buffer_size
+        for index in [index for index in self.blocks if index < first_kept]:
+            del self.blocks[index], self.block_rollouts[index]
+        self.rollout += 1
         self.generator_ready = False
 
     def add(
@@ -207,7 +196,6 @@ class _EpisodicTimeline:
         action: np.ndarray,
         reward: np.ndarray,
         episode_start: np.ndarray,
-        value: th.Tensor | None,
         log_prob: th.Tensor,
         done: np.ndarray | None = None,
     ) -> None:
@@ -216,206 +204,137 @@ class _EpisodicTimeline:
         :param action: Action
         :param reward: Reward
         :param episode_start: Start of episode signal
-        :param value: Estimated value of the observation (``None`` when the value head is not used)
         :param log_prob: Log probability of the action under the policy that chose it
         :param done: Whether the step ended the episode (terminated or truncated). Required.
         """
         if done is None:
-            raise ValueError("EpisodicRolloutBuffer.add() needs `done`: the done flags returned by env.step().")
-        if self.pos == self.buffer_size:
-            # n_episodes mode, or carried-over steps: grow (amortized doubling)
-            self._move_rows(0, 2 * self.buffer_size)
-        self.ep_len = self.ep_len * (1 - np.asarray(episode_start, dtype=np.int64)) + 1
-        if self.ep_len.max() > self.max_episode_steps:
-            env_idx = int(self.ep_len.argmax())
+            raise ValueError(
+                "EpisodicRolloutBuffer.add() needs `done`: the done flags returned by env.step(). If this model was "
+                "saved by REINFORCE and loaded with another algorithm's class (e.g. A2C.load), load it with "
+                "sb3_reinforce.REINFORCE.load instead."
+            )
+        self.episode_length = self.episode_length * ~np.asarray(episode_start, dtype=bool) + 1
+        if self.episode_length.max() > self.max_episode_steps:
             raise RuntimeError(
-                f"The episode running in env {env_idx} is longer than max_episode_steps={self.max_episode_steps} "
-                "steps without ending. REINFORCE needs complete episodes and keeps every step of a running episode "
-                "in memory. Wrap the env in gymnasium.wrappers.TimeLimit(env, max_episode_steps=...) (or pass "
-                "`max_episode_steps` to gymnasium.make), or raise the bound with "
+                f"The episode running in env {int(self.episode_length.argmax())} is longer than max_episode_steps="
+                f"{self.max_episode_steps} steps without ending. REINFORCE needs complete episodes and keeps every "
+                "step of a running episode in memory. Wrap the env in gymnasium.wrappers.TimeLimit(env, "
+                "max_episode_steps=...) (or pass `max_episode_steps` to gymnasium.make), or raise the bound with "
                 "rollout_buffer_kwargs=dict(max_episode_steps=...)."
             )
-        self._store_obs(obs)
-        self.actions[self.pos] = action.reshape((self.n_envs, self.action_dim))
-        self.rewards[self.pos] = reward
-        self.episode_starts[self.pos] = episode_start
-        self.dones[self.pos] = done
-        if value is not None:
-            self.values[self.pos] = value.cpu().numpy().flatten()
+        block, row = self._block(self.pos), self.pos % self.buffer_size
+        if isinstance(obs, dict):
+            for key, value in obs.items():
+                block[f"obs/{key}"][row] = np.asarray(value).reshape(block[f"obs/{key}"].shape[1:])
         else:
-            self.values[self.pos] = 0.0
-        self.log_probs[self.pos] = log_prob.cpu().numpy().reshape(self.n_envs)
-        self.rollout_ids[self.pos] = self.rollout_id
+            block["obs/"][row] = np.asarray(obs).reshape(block["obs/"].shape[1:])
+        block["actions"][row] = np.asarray(action).reshape((self.n_envs, self.action_dim))
+        block["rewards"][row] = reward
+        block["episode_starts"][row] = episode_start
+        block["dones"][row] = done
+        block["log_probs"][row] = log_prob.cpu().numpy().reshape(self.n_envs)
+        self.block_rollouts[self.pos // self.buffer_size][row] = self.rollout
+        self.last_done[np.asarray(done, dtype=bool)] = self.pos
         self.pos += 1
-        self.full = self.pos == self.buffer_size
 
     @property
     def n_pending(self) -> int:
         """Number of steps (over all envs) of episodes that are still running."""
-        return int((self.pos - self.seg_start).sum())
-
-    def compute_returns_and_advantage(self, last_values: th.Tensor, dones: np.ndarray) -> None:
-        raise NotImplementedError(
-            "EpisodicRolloutBuffer never bootstraps from `last_values`: call finalize() at the end of a rollout."
-        )
+        return int((self.pos - self.pending_start).sum())
 
     def finalize(self) -> None:
         """
-        End the rollout: compute the Monte Carlo returns of every episode that has ended and select its
-        steps for the update. Steps of running episodes stay in the buffer for the next rollout.
+        End the rollout: compute the Monte Carlo returns of every episode that has ended and select its steps for
+        the update. Steps of running episodes stay in the buffer for the next rollout. Only the rows of the episodes
+        that ended are read (and those of other envs beside them).
         """
-        n_rows, n_envs = self.pos, self.n_envs
-        dones = self.dones[:n_rows]
-        starts = self.episode_starts[:n_rows] > 0.5
-        rewards = self.rewards[:n_rows]
-        rows = np.arange(n_rows)[:, None]
-
-        # Reward-to-go, backward over time and vectorized over envs: G_t = r_t + gamma * G_{t+1} * (1 - done_t)
-        returns = np.zeros((n_rows, n_envs), dtype=np.float64)
-        running = np.zeros(n_envs, dtype=np.float64)
-        not_done = ~dones
-        for step in range(n_rows - 1, -1, -1):
-            running = rewards[step] + self.gamma * running * not_done[step]
-            returns[step] = running
-
-        in_segment = rows >= self.seg_start[None]
-        ended = dones & in_segment
-        any_done = ended.any(axis=0)
-        last_done = np.where(any_done, n_rows - 1 - ended[::-1].argmax(axis=0), -1)
-        first_done = np.where(any_done, ended.argmax(axis=0), -1)
-        completed = in_segment & (rows <= last_done[None])
-        headless_rows = completed & self.headless[None] & (rows <= first_done[None])
-        self.n_dropped += int(headless_rows.sum())
-        valid = completed & ~headless_rows
-        self.headless &= ~any_done
-        self.seg_start = np.where(any_done, last_done + 1, self.seg_start)
-
-        # Episode structure: the row where each step's episode started (always inside the buffer for valid rows)
-        start_rows = np.maximum.accumulate(np.where(starts, rows, 0), axis=0)
-        episode_steps = rows - start_rows
-        episode_returns = np.take_along_axis(returns, start_rows, axis=0)
-        time_idx, env_idx = np.nonzero(valid)
-        keys = start_rows[time_idx, env_idx] * n_envs + env_idx
-        _, episode_ids = np.unique(keys, return_inverse=True)
-
-        self._batch_obs = {key: array[time_idx, env_idx] for key, array in self._obs_arrays().items()}
-        self._batch = {
-            "actions": self.actions[time_idx, env_idx].astype(np.float32, copy=False),
-            "old_values": self.values[time_idx, env_idx],
-            "old_log_prob": self.log_probs[time_idx, env_idx],
-            "returns": returns[time_idx, env_idx].astype(np.float32),
-            "episode_returns": episode_returns[time_idx, env_idx].astype(np.float32),
-            "episode_steps": episode_steps[time_idx, env_idx],
-            "episode_ids": episode_ids.reshape(-1).astype(np.int64),
-            "stale": self.rollout_ids[time_idx] < self.rollout_id,
-        }
-        self.n_episodes = int(episode_ids.max()) + 1 if len(episode_ids) > 0 else 0
-        self.n_transitions = len(time_idx)
+        ended = self.last_done >= self.pending_start
         self.generator_ready = True
+        if not ended.any():
+            self._set_batch(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), {})
+            return
+        first, last = int(self.pending_start[ended].min()), int(self.last_done[ended].max())
+        rows = np.arange(first, last + 1)
+        self.rows_read += len(rows)
+        dones, starts = self._read("dones", rows), self._read("episode_starts", rows)
+        returns = reward_to_go(self._read("rewards", rows), dones, self.gamma)
+
+        # The used rows of env e are [pending_start[e], last_done[e]]; the first episode there is dropped if its
+        # start is unknown
+        local = rows[:, None]
+        used = ended[None] & (local >= self.pending_start[None]) & (local <= self.last_done[None])
+        first_done = np.where(ended, first + (dones & used).argmax(axis=0), -1)
+        unknown = used & self.start_unknown[None] & (local <= first_done[None])
+        self.dropped_steps += int(unknown.sum())
+        self.start_unknown &= ~ended
+        self.pending_start[ended] = self.last_done[ended] + 1
+
+        time_idx, env_idx, start_idx, episode_ids = episode_layout(starts, used & ~unknown)
+        self._set_batch(
+            first + time_idx,
+            env_idx,
+            {
+                "returns": returns[time_idx, env_idx].astype(np.float32),
+                "episode_returns": returns[start_idx, env_idx].astype(np.float32),
+                "episode_steps": time_idx - start_idx,
+                "episode_ids": episode_ids,
+            },
+        )
+
+    def _set_batch(self, rows: np.ndarray, envs: np.ndarray, scalars: dict[str, np.ndarray]) -> None:
+        """Select the batch: timeline ``rows`` and columns ``envs`` of its steps, and their per-step scalars."""
+        self.batch_rows, self.batch_envs = rows, envs
+        if len(rows) > 0:
+            scalars["old_log_prob"] = self._read("log_probs", rows, envs)
+            scalars["stale"] = self._read("rollouts", rows) < self.rollout
+        self.batch = {name: th.as_tensor(value, device=self.device) for name, value in scalars.items()}
+        self.batch_episodes = int(scalars["episode_ids"].max()) + 1 if len(rows) > 0 else 0
+
+    @property
+    def batch_steps(self) -> int:
+        """Number of steps in the batch."""
+        return len(self.batch_rows)
+
+    def size(self) -> int:
+        """Number of steps in the batch (what ``sample`` draws from)."""
+        return self.batch_steps
 
     def get(self, batch_size: int | None = None) -> Generator[EpisodicRolloutBufferSamples, None, None]:
         """
-        Yield the whole batch of completed-episode steps as one sample (REINFORCE takes one gradient step).
+        Yield the batch of completed-episode steps in order, in chunks of ``batch_size`` steps (all at once if None).
+        REINFORCE takes one gradient step over the whole batch, accumulated over the chunks.
 
-        :param batch_size: must be ``None``: the score-function estimate uses every complete episode at once
+        :param batch_size: Number of steps per chunk, or None for the whole batch
         """
-        if batch_size is not None:
-            raise ValueError(f"EpisodicRolloutBuffer.get() yields one full batch; got batch_size={batch_size}, use None.")
         if not self.generator_ready:
             raise RuntimeError("Call finalize() at the end of the rollout before get().")
-        if self.n_transitions == 0:
-            return
-        batch = self._batch
-        yield EpisodicRolloutBufferSamples(
-            observations=self._obs_to_torch(self._batch_obs),
-            actions=self.to_torch(batch["actions"]),
-            old_values=self.to_torch(batch["old_values"]),
-            old_log_prob=self.to_torch(batch["old_log_prob"]),
-            returns=self.to_torch(batch["returns"]),
-            episode_returns=self.to_torch(batch["episode_returns"]),
-            episode_steps=th.as_tensor(batch["episode_steps"], device=self.device),
-            episode_ids=th.as_tensor(batch["episode_ids"], device=self.device),
-            stale=th.as_tensor(batch["stale"], device=self.device),
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}.")
+        chunk = batch_size or max(self.batch_steps, 1)
+        for start in range(0, self.batch_steps, chunk):
+            yield self._get_samples(np.arange(start, min(start + chunk, self.batch_steps)))
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> EpisodicRolloutBufferSamples:  # type: ignore[override]
+        """
+        The steps ``batch_inds`` (increasing) of the batch, read from the timeline.
+
+        :param batch_inds: indices into the batch
+        :param env: unused: observations are stored normalized, as the algorithm saw them (SB3's signature)
+        """
+        rows, envs = self.batch_rows[batch_inds], self.batch_envs[batch_inds]
+        obs = {
+            name[4:]: th.as_tensor(self._read(name, rows, envs), device=self.device)
+            for name in self.fields
+            if name[:4] == "obs/"
+        }
+        index = th.as_tensor(batch_inds, device=self.device)
+        scalars = {name: value[index] for name, value in self.batch.items()}
+        return EpisodicRolloutBufferSamples(
+            observations=obs if isinstance(self.observation_space, spaces.Dict) else obs[""],
+            actions=th.as_tensor(self._read("actions", rows, envs), device=self.device),
+            **scalars,
         )
 
 
-class EpisodicRolloutBuffer(_EpisodicTimeline, RolloutBuffer):  # type: ignore[misc]
-    """
-    Rollout buffer for REINFORCE: Monte Carlo returns from complete episodes, with carry-over.
-
-    Use :meth:`start_rollout` at the start of each rollout (instead of ``reset``), :meth:`add` for every
-    step (with ``done``), :meth:`finalize` at the end of the rollout and :meth:`get` to read the batch.
-
-    :param buffer_size: Rows to allocate per environment for one rollout (``n_steps``);
-        the buffer grows when more are needed (carried-over steps, ``n_episodes`` mode)
-    :param observation_space: Observation space
-    :param action_space: Action space
-    :param device: PyTorch device
-    :param gae_lambda: Unused (REINFORCE does not use GAE); accepted for SB3 compatibility and must be 1
-    :param gamma: Discount factor
-    :param n_envs: Number of parallel environments
-    :param max_episode_steps: Longest episode the buffer will hold. An episode that runs longer raises a
-        ``RuntimeError`` (wrap the env in ``gymnasium.wrappers.TimeLimit`` or raise this bound), so that an
-        env whose episodes never end cannot grow the buffer without limit.
-    """
-
-    observations: np.ndarray
-
-    def _obs_arrays(self) -> dict[str, np.ndarray]:
-        return {"": self.observations}
-
-    def _set_obs_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.observations = arrays[""]
-
-    def _store_obs(self, obs: Any) -> None:
-        if isinstance(self.observation_space, spaces.Discrete):
-            obs = obs.reshape((self.n_envs, *self.obs_shape))
-        self.observations[self.pos] = obs
-
-    def _obs_to_torch(self, arrays: dict[str, np.ndarray]) -> th.Tensor | TensorDict:
-        return self.to_torch(arrays[""])
-
-
-class EpisodicDictRolloutBuffer(_EpisodicTimeline, DictRolloutBuffer):  # type: ignore[misc]
-    """
-    :class:`EpisodicRolloutBuffer` for ``Dict`` observation spaces (``MultiInputPolicy``).
-
-    :param buffer_size: Rows to allocate per environment for one rollout (``n_steps``)
-    :param observation_space: Observation space (``spaces.Dict``)
-    :param action_space: Action space
-    :param device: PyTorch device
-    :param gae_lambda: Unused; accepted for SB3 compatibility and must be 1
-    :param gamma: Discount factor
-    :param n_envs: Number of parallel environments
-    :param max_episode_steps: Longest episode the buffer will hold (see :class:`EpisodicRolloutBuffer`)
-    """
-
-    observation_space: spaces.Dict
-    obs_shape: dict[str, tuple[int, ...]]
-    observations: dict[str, np.ndarray]
-
-    def _obs_arrays(self) -> dict[str, np.ndarray]:
-        return self.observations
-
-    def _set_obs_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.observations = arrays
-
-    def _store_obs(self, obs: Any) -> None:
-        for key in self.observations.keys():
-            obs_ = np.asarray(obs[key])
-            if isinstance(self.observation_space.spaces[key], spaces.Discrete):
-                obs_ = obs_.reshape((self.n_envs, *self.obs_shape[key]))
-            self.observations[key][self.pos] = obs_
-
-    def _obs_to_torch(self, arrays: dict[str, np.ndarray]) -> th.Tensor | TensorDict:
-        return {key: self.to_torch(array) for key, array in arrays.items()}
-
-
-EPISODIC_BUFFERS = (EpisodicRolloutBuffer, EpisodicDictRolloutBuffer)
-
-
-def _check_buffer_args(gae_lambda: float, max_episode_steps: int) -> None:
-    if gae_lambda != 1.0:
-        raise ValueError(f"gae_lambda={gae_lambda}: REINFORCE uses Monte Carlo returns, which is gae_lambda=1.0.")
-    if not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1:
-        raise ValueError(f"max_episode_steps must be an integer >= 1, got {max_episode_steps!r}.")
+# Kept for code written against 0.1.0, when Dict observations had a buffer class of their own
+EpisodicDictRolloutBuffer = EpisodicRolloutBuffer

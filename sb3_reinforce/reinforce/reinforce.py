@@ -9,22 +9,20 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
-from torch.nn import functional as F
 
-from sb3_reinforce.common.buffers import (
-    EPISODIC_BUFFERS,
-    EpisodicDictRolloutBuffer,
-    EpisodicRolloutBuffer,
-    EpisodicRolloutBufferSamples,
-)
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
+from sb3_reinforce.reinforce.checks import check_arguments, check_finite, reject_unknown_arguments
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
-BASELINES = (None, "value", "mean", "leave_one_out")
+# Float32 observations per pass of the update when chunk_size is None
+AUTO_CHUNK_BYTES = 64 * 2**20
 
 
 class REINFORCE(OnPolicyAlgorithm):
@@ -80,8 +78,12 @@ class REINFORCE(OnPolicyAlgorithm):
         instead of action noise exploration (default: False)
     :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE
         Default: -1 (only sample at the beginning of the rollout)
-    :param rollout_buffer_class: Rollout buffer class to use: a subclass of ``EpisodicRolloutBuffer``
-        (or ``EpisodicDictRolloutBuffer`` for Dict observations). If ``None``, it is selected automatically.
+    :param chunk_size: Steps per forward and backward pass of the update. The update is one gradient step over the
+        whole batch, accumulated over chunks (the same step up to float rounding), so that memory is bounded by the
+        chunk, not by the batch. ``None``: as many steps as fit 64 MiB of float32 observations (the whole batch for
+        small observations).
+    :param rollout_buffer_class: Rollout buffer class to use: ``EpisodicRolloutBuffer`` or a subclass of it.
+        If ``None``, ``EpisodicRolloutBuffer``.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation,
         e.g. ``dict(max_episode_steps=100_000)``, the longest episode kept in memory.
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
@@ -94,6 +96,8 @@ class REINFORCE(OnPolicyAlgorithm):
     :param device: Device (cpu, cuda, ...) on which the code should be run.
         Setting it to auto, the code will be run on the GPU if possible.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    :param kwargs: none are accepted: A2C and PPO arguments such as ``gae_lambda`` raise a ``TypeError`` that says
+        why REINFORCE has no such argument
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -101,7 +105,7 @@ class REINFORCE(OnPolicyAlgorithm):
         "CnnPolicy": ActorCriticCnnPolicy,
         "MultiInputPolicy": MultiInputActorCriticPolicy,
     }
-    rollout_buffer: EpisodicRolloutBuffer | EpisodicDictRolloutBuffer  # type: ignore[assignment]
+    rollout_buffer: EpisodicRolloutBuffer  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -120,9 +124,10 @@ class REINFORCE(OnPolicyAlgorithm):
         max_grad_norm: float = 0.5,
         bootstrap_truncated: bool = False,
         stale_correction: bool = True,
+        chunk_size: int | None = None,
         use_sde: bool = False,
         sde_sample_freq: int = -1,
-        rollout_buffer_class: type[RolloutBuffer] | None = None,
+        rollout_buffer_class: type[EpisodicRolloutBuffer] | None = None,
         rollout_buffer_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -131,33 +136,22 @@ class REINFORCE(OnPolicyAlgorithm):
         seed: int | None = None,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        **kwargs: Any,
     ):
-        for name, flag in (
-            ("reward_to_go", reward_to_go),
-            ("discount_weighting", discount_weighting),
-            ("normalize_advantage", normalize_advantage),
-            ("bootstrap_truncated", bootstrap_truncated),
-            ("stale_correction", stale_correction),
-            ("use_sde", use_sde),
-        ):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {flag!r}.")
-        _check_args(
-            learning_rate=learning_rate,
-            n_steps=n_steps,
-            n_episodes=n_episodes,
-            gamma=gamma,
-            baseline=baseline,
-            ent_coef=ent_coef,
-            vf_coef=vf_coef,
-            max_grad_norm=max_grad_norm,
+        reject_unknown_arguments(type(self).__name__, kwargs)
+        flags = dict(
             reward_to_go=reward_to_go,
             discount_weighting=discount_weighting,
-            sde_sample_freq=sde_sample_freq,
-            stats_window_size=stats_window_size,
-            rollout_buffer_class=rollout_buffer_class,
-            rollout_buffer_kwargs=rollout_buffer_kwargs,
+            normalize_advantage=normalize_advantage,
+            bootstrap_truncated=bootstrap_truncated,
+            stale_correction=stale_correction,
+            use_sde=use_sde,
         )
+        check_arguments(
+            learning_rate, n_steps, n_episodes, gamma, baseline, ent_coef, vf_coef, max_grad_norm, reward_to_go,
+            discount_weighting, chunk_size, sde_sample_freq, stats_window_size, rollout_buffer_class,
+            rollout_buffer_kwargs, flags,
+        )  # fmt: skip
         super().__init__(
             policy,
             env,
@@ -170,7 +164,7 @@ class REINFORCE(OnPolicyAlgorithm):
             max_grad_norm=max_grad_norm,
             use_sde=use_sde,
             sde_sample_freq=sde_sample_freq,
-            rollout_buffer_class=rollout_buffer_class,
+            rollout_buffer_class=rollout_buffer_class or EpisodicRolloutBuffer,  # type: ignore[arg-type]
             rollout_buffer_kwargs=rollout_buffer_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
@@ -179,12 +173,7 @@ class REINFORCE(OnPolicyAlgorithm):
             device=device,
             seed=seed,
             _init_setup_model=False,
-            supported_action_spaces=(
-                spaces.Box,
-                spaces.Discrete,
-                spaces.MultiDiscrete,
-                spaces.MultiBinary,
-            ),
+            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
         )
         self.n_episodes = n_episodes
         self.reward_to_go = reward_to_go
@@ -193,31 +182,39 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
         self.stale_correction = stale_correction
+        self.chunk_size = chunk_size
         # Saved with the model: lets load() tell a REINFORCE file from another algorithm's, and a newer format
         self.sb3_reinforce_save_format = SAVE_FORMAT
 
         if _init_setup_model:
             self._setup_model()
 
-    def _setup_model(self) -> None:
-        if self.rollout_buffer_class is None:
-            if isinstance(self.observation_space, spaces.Dict):
-                self.rollout_buffer_class = EpisodicDictRolloutBuffer
-            else:
-                self.rollout_buffer_class = EpisodicRolloutBuffer
-        is_dict = isinstance(self.observation_space, spaces.Dict)
-        if is_dict != issubclass(self.rollout_buffer_class, EpisodicDictRolloutBuffer):
-            raise ValueError(
-                f"rollout_buffer_class={self.rollout_buffer_class.__name__} does not match the observation space "
-                f"{self.observation_space}: use EpisodicDictRolloutBuffer for Dict observations and "
-                "EpisodicRolloutBuffer otherwise (or leave it None)."
-            )
-        super()._setup_model()
-
     @property
     def _uses_value(self) -> bool:
         """Whether the value head is trained: as the baseline, or to bootstrap episodes cut by a time limit."""
         return self.baseline == "value" or self.bootstrap_truncated
+
+    @property
+    def policy_loss_divisor(self) -> int:
+        """
+        N in the policy loss :math:`-\\frac{1}{N} \\sum_{\\tau} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t`: ``n_episodes``
+        if it is set (the loss is then per episode), else ``n_steps * n_envs``, the number of steps a rollout
+        collects (the loss is then per step).
+
+        It is a constant on purpose. A batch's own count of steps (or episodes) depends on which episodes ended in
+        it: dividing by it would shrink the terms of the long episodes that inflate it, and bias the expected
+        update away from the policy gradient (towards short episodes; ``tests/test_exact_gradient.py``).
+        """
+        if self.n_episodes is not None:
+            return self.n_episodes
+        return self.n_steps * self.n_envs
+
+    @property
+    def steps_per_pass(self) -> int:
+        """Steps per forward and backward pass of the update: ``chunk_size``, or what fits ``AUTO_CHUNK_BYTES``."""
+        if self.chunk_size is not None:
+            return self.chunk_size
+        return max(1, AUTO_CHUNK_BYTES // (4 * get_flattened_obs_dim(self.observation_space)))
 
     def collect_rollouts(
         self,
@@ -227,11 +224,10 @@ class REINFORCE(OnPolicyAlgorithm):
         n_rollout_steps: int,
     ) -> bool:
         """
-        Collect steps with the current policy until ``n_rollout_steps`` steps per env were taken
-        (or, with ``n_episodes``, until that many episodes ended), then compute the Monte Carlo returns
-        of the episodes that ended. Unlike SB3's version, nothing is bootstrapped (unless
-        ``bootstrap_truncated``), and the transition of each step is stored *before* the callback runs,
-        so that stopping from a callback loses nothing.
+        Collect ``n_rollout_steps`` steps per env (or, with ``n_episodes``, until that many episodes ended), then
+        compute the Monte Carlo returns of the episodes that ended. Unlike SB3's version, nothing is bootstrapped
+        (unless ``bootstrap_truncated``), and each step is stored *before* the callback runs, so that stopping from
+        a callback loses nothing.
 
         :param env: The training environment
         :param callback: Callback that will be called at each step
@@ -241,7 +237,7 @@ class REINFORCE(OnPolicyAlgorithm):
         :return: True if the rollout completed, False if a callback stopped it.
         """
         assert self._last_obs is not None, "No previous observation was provided"
-        assert isinstance(rollout_buffer, EPISODIC_BUFFERS)
+        assert isinstance(rollout_buffer, EpisodicRolloutBuffer)
         self.policy.set_training_mode(False)
 
         n_steps = 0
@@ -252,7 +248,6 @@ class REINFORCE(OnPolicyAlgorithm):
 
         callback.on_rollout_start()
 
-        is_box = isinstance(self.action_space, spaces.Box)
         while (n_ended < self.n_episodes) if self.n_episodes is not None else (n_steps < n_rollout_steps):
             if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
                 # Sample a new noise matrix
@@ -260,24 +255,24 @@ class REINFORCE(OnPolicyAlgorithm):
 
             with th.no_grad():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                # The actor alone: no baseline needs V(s_t) from the rollout (the value baseline is evaluated in
-                # train(), by the current value head), so the rollout skips the value head
+                # The actor alone: the value baseline is evaluated in train(), so the rollout skips the value head
                 distribution = self.policy.get_distribution(obs_tensor)
                 actions_tensor = distribution.get_actions()
                 log_probs = distribution.log_prob(actions_tensor)
-            actions = actions_tensor.cpu().numpy()
+            # The action space's shape, as ActorCriticPolicy.forward gives it
+            actions = actions_tensor.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
 
             # Rescale and perform action
             clipped_actions = actions
-            if is_box:
+            if isinstance(self.action_space, spaces.Box):
                 if self.policy.squash_output:
                     clipped_actions = self.policy.unscale_action(clipped_actions)
                 else:
-                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)  # type: ignore[attr-defined]
+                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
 
             new_obs, rewards, dones, infos = env.step(clipped_actions)
             self.num_timesteps += env.num_envs
-            self._check_finite(rewards, new_obs)
+            check_finite(rewards, new_obs)
 
             if self.bootstrap_truncated:
                 for idx, done in enumerate(dones):
@@ -291,15 +286,7 @@ class REINFORCE(OnPolicyAlgorithm):
                             terminal_value = self.policy.predict_values(terminal_obs)[0]  # type: ignore[arg-type]
                         rewards[idx] += self.gamma * terminal_value.item()
 
-            rollout_buffer.add(
-                self._last_obs,
-                actions,
-                rewards,
-                self._last_episode_starts,  # type: ignore[arg-type]
-                None,
-                log_probs,
-                done=dones,
-            )
+            rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, log_probs, done=dones)  # type: ignore[arg-type]
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
             self._update_info_buffer(infos, dones)
@@ -318,68 +305,10 @@ class REINFORCE(OnPolicyAlgorithm):
 
         return True
 
-    def _check_finite(self, rewards: np.ndarray, new_obs: Any) -> None:
-        """Raise a clear error if an env returned a NaN or infinite reward or observation."""
-        if not np.isfinite(rewards).all():
-            env_idx = int(np.flatnonzero(~np.isfinite(rewards))[0])
-            raise ValueError(
-                f"Env {env_idx} returned a non-finite reward ({rewards[env_idx]}). It would poison the Monte Carlo "
-                "returns and then the weights. Fix the env, or wrap it in "
-                "stable_baselines3.common.vec_env.VecCheckNan to find the step that produces it."
-            )
-        observations = new_obs.values() if isinstance(new_obs, dict) else (new_obs,)
-        for obs in observations:
-            if np.issubdtype(obs.dtype, np.floating) and not np.isfinite(obs).all():
-                bad = ~np.isfinite(obs.reshape(len(obs), -1)).all(axis=1)
-                env_idx = int(np.flatnonzero(bad)[0])
-                raise ValueError(
-                    f"Env {env_idx} returned a non-finite observation. Fix the env, or wrap it in "
-                    "stable_baselines3.common.vec_env.VecCheckNan to find the step that produces it."
-                )
-
-    def _advantages(self, batch: EpisodicRolloutBufferSamples, values: th.Tensor | None) -> th.Tensor:
-        """Psi_t: the return (reward-to-go or whole-episode), minus the baseline, times gamma^t if asked."""
-        returns = batch.returns if self.reward_to_go else batch.episode_returns
-        if self.baseline == "value":
-            assert values is not None
-            advantages = returns - values.detach()
-        elif self.baseline == "mean":
-            if self.reward_to_go:
-                advantages = returns - returns.mean()
-            else:
-                # mean over episodes (each counted once, whatever its length)
-                first = batch.episode_steps == 0
-                advantages = returns - batch.episode_returns[first].mean()
-        elif self.baseline == "leave_one_out":
-            advantages = returns - leave_one_out_baseline(
-                returns, batch.episode_ids, batch.episode_steps if self.reward_to_go else None
-            )
-        else:
-            advantages = returns
-        if self.discount_weighting:
-            # (only with reward_to_go, see _check_args)
-            advantages = advantages * (self.gamma ** batch.episode_steps.to(advantages.dtype))
-        return advantages
-
-    @property
-    def policy_loss_divisor(self) -> int:
-        """
-        N in the policy loss :math:`-\\frac{1}{N} \\sum_{\\tau} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t`: ``n_episodes``
-        if it is set (the loss is then per episode), else ``n_steps * n_envs``, the number of steps a rollout
-        collects (the loss is then per step).
-
-        It is a constant on purpose. A batch's own count of steps (or episodes) depends on which episodes ended in
-        it: dividing by it would shrink the terms of the long episodes that inflate it, and bias the expected
-        update away from the policy gradient (towards short episodes; ``tests/test_exact_gradient.py``).
-        """
-        if self.n_episodes is not None:
-            return self.n_episodes
-        return self.n_steps * self.n_envs
-
     def train(self) -> None:
         """
-        Update the policy with the score-function loss over the steps of all the episodes that ended
-        (one gradient step over the whole batch).
+        One gradient step on the score-function loss :math:`-\\frac{1}{N} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t` over the steps
+        of every episode that ended, accumulated over chunks of ``steps_per_pass`` steps.
         """
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
@@ -387,81 +316,92 @@ class REINFORCE(OnPolicyAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
 
         buffer = self.rollout_buffer
-        self.logger.record("train/n_episodes", buffer.n_episodes)
-        self.logger.record("train/n_transitions", buffer.n_transitions)
+        n_batch = buffer.batch_steps
+        self.logger.record("train/n_episodes", buffer.batch_episodes)
+        self.logger.record("train/n_transitions", n_batch)
         self.logger.record("train/carried_over", buffer.n_pending)
-        self.logger.record("train/dropped_transitions", buffer.n_dropped)
-
-        for batch in buffer.get(batch_size=None):
-            actions = batch.actions
-            if isinstance(self.action_space, spaces.Discrete):
-                # Convert discrete action from float to long
-                actions = actions.long().flatten()
-
-            values: th.Tensor | None
-            if self._uses_value:
-                values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, actions)  # type: ignore[arg-type]
-                values = values.flatten()
-            else:
-                values = None
-                distribution = self.policy.get_distribution(batch.observations)  # type: ignore[arg-type]
-                log_prob = distribution.log_prob(actions)
-                entropy = distribution.entropy()
-
-            advantages = self._advantages(batch, values)
-            advantages_raw = advantages
-            if self.normalize_advantage and len(advantages) > 1:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-            # Score-function (REINFORCE) loss
-            score_weights = advantages
-            stale_fraction = batch.stale.float().mean().item()
-            if self.stale_correction and stale_fraction > 0:
-                ratio = th.exp(log_prob.detach() - batch.old_log_prob).clamp(max=1.0)
-                score_weights = advantages * th.where(batch.stale, ratio, th.ones_like(ratio))
-            # A sum over the batch's steps divided by a constant, not by the batch's own size: see policy_loss_divisor
-            policy_loss = -(score_weights * log_prob).sum() / self.policy_loss_divisor
-
-            # Entropy loss favor exploration
-            if entropy is None:
-                # Approximate entropy when no analytical form
-                entropy_loss = -th.mean(-log_prob)
-            else:
-                entropy_loss = -th.mean(entropy)
-
-            loss = policy_loss + self.ent_coef * entropy_loss
-            if values is not None:
-                # Regress the value head on the Monte Carlo reward-to-go
-                value_loss = F.mse_loss(batch.returns, values)
-                loss = loss + self.vf_coef * value_loss
-
-            # Optimization step
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            # Clip grad norm (and read the norm before clipping)
-            grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
-
-            self._n_updates += 1
-            returns = batch.returns if self.reward_to_go else batch.episode_returns
-            first = batch.episode_steps == 0
-            self.logger.record("train/policy_loss", policy_loss.item())
-            self.logger.record("train/entropy_loss", entropy_loss.item())
-            self.logger.record("train/grad_norm", grad_norm.item())
-            self.logger.record("train/stale_fraction", stale_fraction)
-            self.logger.record("train/episode_return_mean", batch.episode_returns[first].mean().item())
-            self.logger.record("train/return_std", _std(returns))
-            self.logger.record("train/advantage_std", _std(advantages_raw))
-            if values is not None:
-                self.logger.record("train/value_loss", value_loss.item())
-                self.logger.record(
-                    "train/explained_variance",
-                    explained_variance(values.detach().cpu().numpy(), batch.returns.cpu().numpy()),
-                )
-
+        self.logger.record("train/dropped_transitions", buffer.dropped_steps)
+        if n_batch > 0:
+            self._update(buffer)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+
+    def _update(self, buffer: EpisodicRolloutBuffer) -> None:
+        batch = buffer.batch
+        # V(s_t) by the value head *before* this batch's update: a baseline fitted on its own returns would be biased
+        values = self._predict_values(buffer) if self._uses_value else None
+        # Psi_t: G_t or R(tau), minus the baseline, times gamma^t if asked
+        psi = advantages(
+            batch["returns"],
+            batch["episode_returns"],
+            batch["episode_steps"],
+            batch["episode_ids"],
+            self.gamma,
+            reward_to_go=self.reward_to_go,
+            baseline=self.baseline,
+            values=values,
+            discount_weighting=self.discount_weighting,
+        )
+        psi_raw = psi
+        if self.normalize_advantage and len(psi) > 1:
+            psi = (psi - psi.mean()) / (psi.std() + 1e-8)
+
+        n_batch = buffer.batch_steps
+        policy_loss = entropy_loss = value_loss = th.zeros((), device=self.device)
+        self.policy.optimizer.zero_grad()
+        start = 0
+        for chunk in buffer.get(self.steps_per_pass):
+            actions = chunk.actions
+            if isinstance(self.action_space, spaces.Discrete):
+                # Convert discrete action from float to long
+                actions = actions.long().flatten()
+            chunk_values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
+            weights = psi[start : start + len(actions)]
+            start += len(actions)
+            if self.stale_correction and chunk.stale.any():
+                # Steps collected under an older policy: truncated importance ratio min(1, pi / pi_old)
+                ratio = th.exp(log_prob.detach() - chunk.old_log_prob).clamp(max=1.0)
+                weights = weights * th.where(chunk.stale, ratio, th.ones_like(ratio))
+            # A sum over the batch's steps divided by a constant, not by the batch's own size: see policy_loss_divisor
+            chunk_policy_loss = -(weights * log_prob).sum() / self.policy_loss_divisor
+            # Entropy loss favors exploration (approximated by -log_prob when there is no analytical form)
+            chunk_entropy_loss = (log_prob if entropy is None else -entropy).sum() / n_batch
+            loss = chunk_policy_loss + self.ent_coef * chunk_entropy_loss
+            if values is not None:
+                # Regress the value head on the Monte Carlo reward-to-go
+                chunk_value_loss = ((chunk.returns - chunk_values.flatten()) ** 2).sum() / n_batch
+                loss = loss + self.vf_coef * chunk_value_loss
+                value_loss = value_loss + chunk_value_loss.detach()
+            loss.backward()
+            policy_loss = policy_loss + chunk_policy_loss.detach()
+            entropy_loss = entropy_loss + chunk_entropy_loss.detach()
+
+        # Clip grad norm (and read the norm before clipping)
+        grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self.policy.optimizer.step()
+        self._n_updates += 1
+
+        returns = batch["returns"] if self.reward_to_go else batch["episode_returns"]
+        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/grad_norm", grad_norm.item())
+        self.logger.record("train/stale_fraction", batch["stale"].float().mean().item())
+        self.logger.record("train/episode_return_mean", batch["episode_returns"][batch["episode_steps"] == 0].mean().item())
+        self.logger.record("train/return_std", _std(returns))
+        self.logger.record("train/advantage_std", _std(psi_raw))
+        if values is not None:
+            self.logger.record("train/value_loss", value_loss.item())
+            self.logger.record(
+                "train/explained_variance", explained_variance(values.cpu().numpy(), batch["returns"].cpu().numpy())
+            )
+
+    def _predict_values(self, buffer: EpisodicRolloutBuffer) -> th.Tensor:
+        """:math:`V(s_t)` for every step of the batch, without gradient."""
+        with th.no_grad():
+            return th.cat(
+                [self.policy.predict_values(chunk.observations).flatten() for chunk in buffer.get(self.steps_per_pass)]
+            )  # type: ignore[arg-type]
 
     @classmethod
     def load(  # type: ignore[override]
@@ -475,12 +415,9 @@ class REINFORCE(OnPolicyAlgorithm):
         **kwargs: Any,
     ) -> SelfREINFORCE:
         """
-        Load a REINFORCE model from a zip file, as SB3's ``load``, after checking that the file is a readable zip
-        saved by REINFORCE in a format this version understands (each failure raises a ``ValueError`` that says why).
-
-        Security: SB3's zip format stores some objects with cloudpickle, so loading a file from an untrusted source
-        can execute code. Load only your own files, or pass ``custom_objects`` to replace the pickled fields
-        (or use ``get_parameters``/``set_parameters`` with plain tensors).
+        SB3's ``load``, after checking that the file is a zip saved by REINFORCE in a format this version reads.
+        Security: SB3's zip format stores some objects with cloudpickle: load only files you trust (or pass
+        ``custom_objects``, or use ``get_parameters``/``set_parameters``).
 
         :param path: path to the file (or a file-like object)
         :param env: the new environment to run the loaded model on
@@ -523,105 +460,3 @@ class REINFORCE(OnPolicyAlgorithm):
 
 def _std(values: th.Tensor) -> float:
     return values.std().item() if len(values) > 1 else 0.0
-
-
-def leave_one_out_baseline(returns: th.Tensor, episode_ids: th.Tensor, episode_steps: th.Tensor | None) -> th.Tensor:
-    """
-    For each step of episode i, the mean return of the *other* episodes of the batch.
-
-    - Whole-episode returns (``episode_steps=None``): :math:`b_i = \\frac{1}{M-1} \\sum_{j \\ne i} R(\\tau_j)`.
-    - Reward-to-go: :math:`b_i(t) = ` the mean of :math:`G_t` over the other episodes still running at step t.
-
-    Where no other episode qualifies (a batch of one episode, or no other episode as long as t),
-    the baseline is 0: the step keeps its plain return, which is still unbiased.
-
-    :param returns: the return of each step (``G_t`` or ``R(tau)``)
-    :param episode_ids: episode index of each step, in ``[0, n_episodes)``
-    :param episode_steps: step index t of each step inside its episode, or None for whole-episode returns
-    :return: the baseline of each step
-    """
-    if episode_steps is None:
-        # One value per episode: group by episode
-        n_episodes = int(episode_ids.max().item()) + 1
-        episode_return = th.zeros(n_episodes, dtype=returns.dtype, device=returns.device)
-        episode_return.scatter_(0, episode_ids, returns)
-        own = returns
-        total = episode_return.sum()
-        count = th.full_like(returns, n_episodes)
-    else:
-        # Group by step index t: every episode has at most one step with a given t
-        horizon = int(episode_steps.max().item()) + 1
-        total_t = th.zeros(horizon, dtype=returns.dtype, device=returns.device).index_add_(0, episode_steps, returns)
-        count_t = th.zeros(horizon, dtype=returns.dtype, device=returns.device).index_add_(
-            0, episode_steps, th.ones_like(returns)
-        )
-        own = returns
-        total = total_t[episode_steps]
-        count = count_t[episode_steps]
-    others = count - 1
-    return th.where(others > 0, (total - own) / others.clamp(min=1), th.zeros_like(returns))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _check_args(
-    learning_rate: float | Schedule,
-    n_steps: int,
-    n_episodes: int | None,
-    gamma: float,
-    baseline: str | None,
-    ent_coef: float,
-    vf_coef: float,
-    max_grad_norm: float,
-    reward_to_go: bool,
-    discount_weighting: bool,
-    sde_sample_freq: int,
-    stats_window_size: int,
-    rollout_buffer_class: type[RolloutBuffer] | None,
-    rollout_buffer_kwargs: dict[str, Any] | None,
-) -> None:
-    """Raise a ValueError that names the argument and its valid range for every invalid constructor argument."""
-    if not callable(learning_rate) and not (_is_number(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a float > 0 or a schedule (callable), got {learning_rate!r}.")
-    if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1 (steps per env per update), got {n_steps!r}.")
-    if n_episodes is not None and (
-        not isinstance(n_episodes, (int, np.integer)) or isinstance(n_episodes, bool) or n_episodes < 1
-    ):
-        raise ValueError(f"n_episodes must be None or an integer >= 1 (episodes per update), got {n_episodes!r}.")
-    if not _is_number(gamma) or not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}.")
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}.")
-    for name, coef in (("ent_coef", ent_coef), ("vf_coef", vf_coef)):
-        if not _is_number(coef) or not np.isfinite(coef) or coef < 0:
-            raise ValueError(f"{name} must be a finite float >= 0, got {coef!r}.")
-    if not _is_number(max_grad_norm) or np.isnan(max_grad_norm) or max_grad_norm <= 0:
-        raise ValueError(f"max_grad_norm must be > 0 (use float('inf') to disable clipping), got {max_grad_norm!r}.")
-    if discount_weighting and not reward_to_go:
-        raise ValueError(
-            "discount_weighting=True weights step t's reward-to-go G_t by gamma^t (Sutton & Barto); it needs "
-            "reward_to_go=True. The whole return R(tau) already discounts every reward from the episode's start, so "
-            "reward_to_go=False is unbiased for the discounted objective without the weighting (and biased with it). "
-            "Set discount_weighting=False, or reward_to_go=True."
-        )
-    if not isinstance(sde_sample_freq, (int, np.integer)) or isinstance(sde_sample_freq, bool) or sde_sample_freq == 0:
-        raise ValueError(f"sde_sample_freq must be -1 (once per rollout) or an integer >= 1, got {sde_sample_freq!r}.")
-    if not isinstance(stats_window_size, (int, np.integer)) or stats_window_size < 1:
-        raise ValueError(f"stats_window_size must be an integer >= 1, got {stats_window_size!r}.")
-    if rollout_buffer_class is not None and not (
-        isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, EPISODIC_BUFFERS)
-    ):
-        raise ValueError(
-            f"rollout_buffer_class must be a subclass of EpisodicRolloutBuffer or EpisodicDictRolloutBuffer "
-            f"(REINFORCE needs complete episodes), got {rollout_buffer_class!r}. Leave it None to pick one automatically."
-        )
-    reserved = {"buffer_size", "observation_space", "action_space", "device", "gamma", "gae_lambda", "n_envs"}
-    clash = sorted(reserved.intersection(rollout_buffer_kwargs or {}))
-    if clash:
-        raise ValueError(
-            f"rollout_buffer_kwargs may not set {clash}: REINFORCE passes them itself "
-            "(gae_lambda is always 1: Monte Carlo returns; set gamma and n_steps on REINFORCE)."
-        )

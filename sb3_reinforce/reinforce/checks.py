@@ -1,0 +1,129 @@
+"""Validation of REINFORCE's constructor arguments: one clear error per bad value, naming the argument and the fix."""
+
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.type_aliases import Schedule
+
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+
+BASELINES = (None, "value", "mean", "leave_one_out")
+
+# Arguments of A2C and PPO that a Zoo user may bring over, and why REINFORCE has none of them
+FOREIGN_ARGUMENTS = {
+    "gae_lambda": "REINFORCE uses the Monte Carlo returns of complete episodes: there is no gae_lambda (it is always 1)",
+    "n_epochs": "REINFORCE takes one gradient step per batch of complete episodes (more epochs would make it PPO)",
+    "clip_range": "REINFORCE has no clipped surrogate objective (that is PPO's)",
+    "clip_range_vf": "REINFORCE has no clipped value loss (that is PPO's)",
+    "target_kl": "REINFORCE takes one gradient step per batch: there is no early stopping on the KL divergence",
+    "rms_prop_eps": "REINFORCE uses the policy's optimizer (Adam by default); set it with policy_kwargs=dict("
+    "optimizer_class=..., optimizer_kwargs=...)",
+    "use_rms_prop": "REINFORCE uses the policy's optimizer (Adam by default); set it with policy_kwargs=dict("
+    "optimizer_class=th.optim.RMSprop)",
+}
+
+
+def reject_unknown_arguments(class_name: str, kwargs: dict[str, Any]) -> None:
+    """Raise a ``TypeError`` for constructor arguments REINFORCE does not take, saying why for A2C/PPO ones."""
+    if not kwargs:
+        return
+    lines = [f"{name}: {FOREIGN_ARGUMENTS.get(name, 'not an argument of ' + class_name)}" for name in sorted(kwargs)]
+    raise TypeError(f"{class_name}.__init__() got unexpected keyword arguments. " + "; ".join(lines) + ". Remove them.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= minimum)
+
+
+def _check_flags(flags: dict[str, Any]) -> None:
+    for name, flag in flags.items():
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {flag!r}.")
+
+
+def check_arguments(
+    learning_rate: float | Schedule,
+    n_steps: int,
+    n_episodes: int | None,
+    gamma: float,
+    baseline: str | None,
+    ent_coef: float,
+    vf_coef: float,
+    max_grad_norm: float,
+    reward_to_go: bool,
+    discount_weighting: bool,
+    chunk_size: int | None,
+    sde_sample_freq: int,
+    stats_window_size: int,
+    rollout_buffer_class: type | None,
+    rollout_buffer_kwargs: dict[str, Any] | None,
+    flags: dict[str, Any],
+) -> None:
+    """Raise a ``ValueError`` that names the argument and its valid range for every invalid constructor argument."""
+    _check_flags(flags)
+    if not callable(learning_rate) and not (_is_number(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a float > 0 or a schedule (callable), got {learning_rate!r}.")
+    if not _is_int(n_steps, 1):
+        raise ValueError(f"n_steps must be an integer >= 1 (steps per env per update), got {n_steps!r}.")
+    if n_episodes is not None and not _is_int(n_episodes, 1):
+        raise ValueError(f"n_episodes must be None or an integer >= 1 (episodes per update), got {n_episodes!r}.")
+    if not _is_number(gamma) or not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}.")
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}.")
+    for name, coef in (("ent_coef", ent_coef), ("vf_coef", vf_coef)):
+        if not _is_number(coef) or not np.isfinite(coef) or coef < 0:
+            raise ValueError(f"{name} must be a finite float >= 0, got {coef!r}.")
+    if not _is_number(max_grad_norm) or np.isnan(max_grad_norm) or max_grad_norm <= 0:
+        raise ValueError(f"max_grad_norm must be > 0 (use float('inf') to disable clipping), got {max_grad_norm!r}.")
+    if discount_weighting and not reward_to_go:
+        raise ValueError(
+            "discount_weighting=True weights step t's reward-to-go G_t by gamma^t (Sutton & Barto); it needs "
+            "reward_to_go=True. The whole return R(tau) already discounts every reward from the episode's start, so "
+            "reward_to_go=False is unbiased for the discounted objective without the weighting (and biased with it). "
+            "Set discount_weighting=False, or reward_to_go=True."
+        )
+    if chunk_size is not None and not _is_int(chunk_size, 1):
+        raise ValueError(f"chunk_size must be None (automatic) or an integer >= 1 (steps per pass), got {chunk_size!r}.")
+    if not (sde_sample_freq == -1 or _is_int(sde_sample_freq, 1)):
+        raise ValueError(f"sde_sample_freq must be -1 (once per rollout) or an integer >= 1, got {sde_sample_freq!r}.")
+    if not _is_int(stats_window_size, 1):
+        raise ValueError(f"stats_window_size must be an integer >= 1, got {stats_window_size!r}.")
+    if rollout_buffer_class is not None and not (
+        isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, EpisodicRolloutBuffer)
+    ):
+        raise ValueError(
+            f"rollout_buffer_class must be a subclass of EpisodicRolloutBuffer (REINFORCE needs complete episodes), "
+            f"got {rollout_buffer_class!r}. Leave it None to use EpisodicRolloutBuffer."
+        )
+    reserved = {"buffer_size", "observation_space", "action_space", "device", "gamma", "gae_lambda", "n_envs"}
+    clash = sorted(reserved.intersection(rollout_buffer_kwargs or {}))
+    if clash:
+        raise ValueError(
+            f"rollout_buffer_kwargs may not set {clash}: REINFORCE passes them itself "
+            "(gae_lambda is always 1: Monte Carlo returns; set gamma and n_steps on REINFORCE)."
+        )
+
+
+def check_finite(rewards: np.ndarray, new_obs: Any) -> None:
+    """Raise a clear error if an env returned a NaN or infinite reward or observation."""
+    if not np.isfinite(rewards).all():
+        env_idx = int(np.flatnonzero(~np.isfinite(rewards))[0])
+        raise ValueError(
+            f"Env {env_idx} returned a non-finite reward ({rewards[env_idx]}). It would poison the Monte Carlo "
+            "returns and then the weights. Fix the env, or wrap it in "
+            "stable_baselines3.common.vec_env.VecCheckNan to find the step that produces it."
+        )
+    observations = new_obs.values() if isinstance(new_obs, dict) else (new_obs,)
+    for obs in observations:
+        if np.issubdtype(obs.dtype, np.floating) and not np.isfinite(obs).all():
+            bad = ~np.isfinite(obs.reshape(len(obs), -1)).all(axis=1)
+            env_idx = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"Env {env_idx} returned a non-finite observation. Fix the env, or wrap it in "
+                "stable_baselines3.common.vec_env.VecCheckNan to find the step that produces it."
+            )
