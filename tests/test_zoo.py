@@ -20,14 +20,16 @@ from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
 from rl_zoo3.utils import ALGOS
 
 from sb3_reinforce import REINFORCE
-from sb3_reinforce.zoo import hyperparams_file, register
+from sb3_reinforce.zoo import enqueue, hyperparams_file, register
 from sb3_reinforce.zoo.cli import _train_args, main, storage_url
-from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, sample_reinforce_params
+from sb3_reinforce.zoo.hyperparams_opt import BASELINE_CHOICES, convert_reinforce_params, sample_reinforce_params
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_YML = Path(str(hyperparams_file()))
 #: The marker lines of reinforce.yml: where an entry's values come from (a study's report, runs, or nowhere yet)
 YML_MARKERS = ("# Tuned: ", "# From runs: ", "# Untuned: ")
+#: The sampled names that are not REINFORCE arguments: a study report gives them as gamma, n_steps and policy_kwargs
+SAMPLED_ONLY = {"one_minus_gamma", "n_steps_pow", "net_arch", "activation_fn"}
 
 
 def zoo_env() -> dict[str, str]:
@@ -250,9 +252,27 @@ def test_optimize(tmp_path):
         assert f"{name}:" in best
     assert list((tmp_path / "reinforce").glob("report_CartPole-v1_2-trials-2000-random-none_*.csv"))
 
+    # The report pasted into a yml entry, as the docs say: the Params and the User Attributes, less the four
+    # sampled names that the User Attributes give as REINFORCE arguments (gamma, n_steps, policy_kwargs)
+    params, user_attrs = best.split("Params:")[1].split("User Attributes:")
+    report_lines = [line.strip() for line in (params + user_attrs).splitlines() if line.startswith("    ")]
+    pasted = [line for line in report_lines if line.split(":")[0] not in SAMPLED_ONLY]
+    conf = tmp_path / "pasted.yml"
+    entry = ["CartPole-v1:", "  n_timesteps: 200", "  policy: 'MlpPolicy'", *(f"  {line}" for line in pasted)]
+    conf.write_text("\n".join(entry) + "\n")
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    best_params = optuna.load_study(study_name="study", storage=journal).best_trial.params
+    expected = convert_reinforce_params(best_params)
+    pasted_args = ["-conf", str(conf), "-f", str(tmp_path / "pasted"), "--eval-freq", "-1"]
+    main(["train", "--algo", "reinforce", "--env", "CartPole-v1", *pasted_args])
+    model = REINFORCE.load(tmp_path / "pasted" / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip")
+    assert model.n_steps == expected["n_steps"] and model.baseline == expected["baseline"]
+    assert np.isclose(model.gamma, expected["gamma"]) and np.isclose(model.ent_coef, expected["ent_coef"])
+    assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
+    assert model.policy_kwargs["activation_fn"] is expected["policy_kwargs"]["activation_fn"]
+
     # The Zoo converts the stored params of trial 1 with HYPERPARAMS_CONVERTER["reinforce"]
     # (trial 0 cannot be selected: the Zoo tests `if trial_id`). In this process, to save a start-up.
-    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
     trial_params = optuna.load_study(study_name="study", storage=journal).trials[1].params
     expected = convert_reinforce_params(trial_params)
     log_folder = tmp_path / "from_trial"
@@ -262,6 +282,79 @@ def test_optimize(tmp_path):
     assert model.n_steps == expected["n_steps"] and model.baseline == expected["baseline"]
     assert np.isclose(model.gamma, expected["gamma"]) and np.isclose(model.ent_coef, expected["ent_coef"])
     assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
+
+
+def test_report_values_paste_into_yml():
+    """Each stored baseline, as the Zoo's report prints it (``baseline: <value>``), reads back from YAML as REINFORCE's."""
+    for choice in BASELINE_CHOICES:
+        pasted = yaml.safe_load(f"baseline: {choice}")["baseline"]
+        assert pasted == convert_reinforce_params({"baseline": choice})["baseline"], choice
+    assert yaml.safe_load(f"baseline: {BASELINE_CHOICES[0]}")["baseline"] is None
+    # Studies from older versions stored "none"
+    assert convert_reinforce_params({"baseline": "none"})["baseline"] is None
+
+
+def _fake_run(folder: Path, algo: str, env_id: str, run: int, n_evaluations: int = 3) -> None:
+    """A run folder as the Zoo's train writes it, with only its evaluations."""
+    run_dir = folder / algo / f"{env_id}_{run}"
+    run_dir.mkdir(parents=True)
+    timesteps = np.arange(1, n_evaluations + 1) * 1000
+    results = np.full((n_evaluations, 2), 100.0 * run)
+    np.savez(run_dir / "evaluations.npz", timesteps=timesteps, results=results, ep_lengths=results.astype(int))
+
+
+def test_all_plots_output_folder_and_missing_runs(tmp_path, capsys):
+    """all_plots -o creates the output's folder; an algorithm without runs is an error, not a row of 0.0 +/- 0.0."""
+    logs = tmp_path / "logs"
+    for run in (1, 2):
+        _fake_run(logs, "reinforce", "CartPole-v1", run)
+    _fake_run(logs, "a2c", "CartPole-v1", 1, n_evaluations=1)  # the Zoo skips a run with one evaluation
+    common = ["-e", "CartPole-v1", "--savefig", str(tmp_path / "all.png"), "-f", str(logs)]
+    output = tmp_path / "plots" / "results"
+    main(["all_plots", "-a", "reinforce", *common, "-o", str(output)])
+    assert output.with_suffix(".pkl").is_file()
+    assert "REINFORCE" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["all_plots", "-a", "reinforce", "a2c", "ppo", *common, "-o", str(tmp_path / "other" / "results")])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "no evaluations for A2C on CartPole-v1; PPO on CartPole-v1" in error and "0.0 +/- 0.0" in error
+
+    # With several folders, a folder without the algorithm's runs gets a warning
+    _fake_run(tmp_path / "logs2", "reinforce", "CartPole-v1", 1)
+    _fake_run(tmp_path / "logs2", "a2c", "CartPole-v1", 1)
+    with pytest.warns(UserWarning, match=r"no evaluations for A2C on CartPole-v1 in .*logs:"):
+        main(["all_plots", "-a", "reinforce", "a2c", *common, str(tmp_path / "logs2")])
+
+
+def test_enqueue(tmp_path, capsys):
+    """python -m sb3_reinforce.zoo.enqueue: the trials go into the study, under the names the sampler stores."""
+    storage = str(tmp_path / "study.log")
+    enqueue.main(
+        [
+            "--storage",
+            storage,
+            "--study-name",
+            "study",
+            "--trial",
+            '{"learning_rate": 0.001, "baseline": null}',
+            "--trial",
+            '{"n_steps_pow": 5, "baseline": "none"}',
+        ]
+    )
+    assert capsys.readouterr().out.count("Enqueued in study") == 2
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    study = optuna.load_study(study_name="study", storage=journal)
+    fixed = [trial.system_attrs["fixed_params"] for trial in study.trials]
+    assert fixed == [{"learning_rate": 0.001, "baseline": "null"}, {"n_steps_pow": 5, "baseline": "null"}]
+    # The sampler runs them first, with the enqueued values
+    trial = study.ask()
+    hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
+    assert hyperparams["learning_rate"] == 0.001 and hyperparams["baseline"] is None
+    for bad in ('{"n_steps": 64}', '{"baseline": "nope"}', "[1]"):
+        with pytest.raises(ValueError, match="--trial"):
+            enqueue.main(["--storage", storage, "--study-name", "study", "--trial", bad])
 
 
 def test_other_algos_still_work(tmp_path):
@@ -376,7 +469,7 @@ def _skip_if_missing(entry: str, env_id: str) -> None:
         gym.register_envs(ale_py)
         try:
             gym.make(env_id).close()
-        except Exception as error:  # ROMs missing, ...
+        except (gym.error.DependencyNotInstalled, ImportError) as error:  # only a missing package: any other error fails
             pytest.skip(f"{env_id} cannot be made: {error}")
 
 

@@ -45,6 +45,8 @@ def register() -> None:
 
     The Zoo builds its ``--algo`` choices from ``ALGOS`` when a script parses its arguments, so call this
     before running a script. Calling it again changes nothing.
+
+    rl_zoo3 limitation: the Zoo has no plugin entry point for algorithms; these module-level dicts are its registry.
     """
     # Imported here: they are the Zoo's module-level registries, shared by all its scripts
     from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER

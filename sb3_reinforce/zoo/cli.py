@@ -10,7 +10,9 @@ It is a superset of ``rl_zoo3``'s CLI: ``sb3-reinforce-zoo SCRIPT [ARGS...]`` re
 - ``train --storage postgresql://...`` works with psycopg2 as well as psycopg 3 (see :func:`storage_url`);
 - ``record_video`` is available as a subcommand (the Zoo only has it as ``python -m rl_zoo3.record_video``);
 - the plot scripts accept ``--savefig FILE``: the figures are written to FILE instead of being shown
-  (with several figures, FILE's name gets a suffix per figure), which works without a display.
+  (with several figures, FILE's name gets a suffix per figure), which works without a display;
+- ``all_plots -o plots/results`` creates the folder ``plots``, and ``all_plots`` stops with an error naming each
+  algorithm and env that has no evaluations in the folders given (the Zoo's table would show ``0.0 +/- 0.0``).
 """
 
 import argparse
@@ -108,7 +110,7 @@ def run_script(script: str, args: list[str]) -> None:
 
         _call_with_argv(enjoy, script, args)
     elif script == "record_video":
-        # The Zoo's record_video is a script only (its code runs under `if __name__ == "__main__"`)
+        # rl_zoo3 limitation: record_video is a script only (its code runs under `if __name__ == "__main__"`)
         _call_with_argv(lambda: runpy.run_module("rl_zoo3.record_video", run_name="__main__"), script, args)
     elif script in PLOT_SCRIPTS:
         _run_plot(script, args)
@@ -136,6 +138,7 @@ def storage_url(storage: str) -> str:
     """
     The SQLAlchemy URL to use for an Optuna storage given as ``postgresql://...``.
 
+    Works around a limitation of SQLAlchemy, which the Zoo passes ``--storage`` to:
     SQLAlchemy >= 2.1 reads ``postgresql://`` as ``postgresql+psycopg://`` (psycopg 3). When only psycopg2 is
     installed (``psycopg2-binary``, in the ``zoo`` extra), this returns ``postgresql+psycopg2://...``; any other
     storage (an explicit driver, SQLite, a journal ``.log`` file, ...) is returned unchanged.
@@ -158,6 +161,8 @@ def _train_args(args: list[str]) -> Iterator[list[str]]:
 
     - for ``--algo reinforce`` without ``-conf/--conf-file``, add ``--conf-file`` with the packaged hyperparameters;
     - for ``--storage postgresql://...``, select the installed PostgreSQL driver (see :func:`storage_url`).
+
+    rl_zoo3 limitation: without ``-conf``, the Zoo reads ``hyperparams/<algo>.yml`` inside its own package.
 
     The options are read the way the Zoo's parser reads them (abbreviations, ``--opt=value``); a later
     occurrence of an option overrides an earlier one, so the additions go at the end.
@@ -189,6 +194,8 @@ def _prepare_plot_imports() -> None:
     """
     Let the Zoo's plot scripts import with a broken optional dependency.
 
+    rl_zoo3 limitation: ``rl_zoo3.plots`` imports rliable at import time and catches only an ``ImportError``.
+
     ``rl_zoo3.plots`` imports ``rliable`` (only used by ``plot_from_file --rliable``) and treats an ``ImportError``
     as "not installed". An installed rliable can fail with another error (e.g. ``arch`` < 8 with ``pandas`` >= 3
     raises a ``TypeError``), which would break every plot script: treat it as not installed, with a warning.
@@ -210,6 +217,8 @@ def _run_plot(script: str, args: list[str]) -> None:
     """
     Run a Zoo plot script, with the ``--savefig FILE`` option added by this command.
 
+    rl_zoo3 limitation: the plot scripts call ``plt.show()`` and cannot write their figures to a file.
+
     :param script: ``plot_train``, ``all_plots`` or ``plot_from_file``
     :param args: its arguments
     """
@@ -223,6 +232,8 @@ def _run_plot(script: str, args: list[str]) -> None:
     if "-h" in zoo_args or "--help" in zoo_args:
         print(f"{PROG} adds: --savefig FILE  write the figures to FILE (a suffix per figure if several), do not show them")
 
+    if script == "all_plots" and not ("-h" in zoo_args or "--help" in zoo_args):
+        _prepare_all_plots(zoo_args)
     _prepare_plot_imports()
     import rl_zoo3.plots
 
@@ -245,6 +256,80 @@ def _run_plot(script: str, args: list[str]) -> None:
         plt.show = show
     for path in save_figures(known.savefig):
         print(f"Figure saved to {path}")
+
+
+def _prepare_all_plots(args: list[str]) -> None:
+    """
+    Before the Zoo's ``all_plots`` runs: create the folder of ``-o/--output``, and stop with an error if an algorithm
+    has no evaluations for an env in the folders given.
+
+    rl_zoo3 limitations: ``all_plots`` writes ``<output>.pkl`` without creating its folder, and shows ``0.0 +/- 0.0``
+    in its table for an algorithm that has no runs.
+
+    :param args: the arguments of ``all_plots``
+    """
+    parser = _PreParser(add_help=False)
+    parser.add_argument("-a", "--algos", nargs="+", default=None)
+    parser.add_argument("-e", "--env", nargs="+", default=None)
+    parser.add_argument("-f", "--exp-folders", nargs="+", default=None)
+    parser.add_argument("-o", "--output", default=None)
+    try:
+        known, _ = parser.parse_known_args(args)
+    except _PreParseError:
+        return  # left to the Zoo's parser, which reports the error
+    if known.output is not None:
+        Path(known.output).parent.mkdir(parents=True, exist_ok=True)
+    if not (known.algos and known.env and known.exp_folders):
+        return  # the Zoo's parser reports what is missing
+    missing = [
+        f"{algo.upper()} on {env}"
+        for algo in known.algos
+        for env in known.env
+        if not any(evaluated_runs(folder, algo, env) for folder in known.exp_folders)
+    ]
+    if missing:
+        folders = ", ".join(known.exp_folders)
+        print(
+            f"{PROG} all_plots: error: no evaluations for {'; '.join(missing)} in {folders} (looked for "
+            "<folder>/<algo>/<env>_<n>/evaluations.npz with at least 2 evaluations: train with --eval-freq). "
+            "The table would show 0.0 +/- 0.0 for them: train them first, or leave them out of --algos.",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    for folder in known.exp_folders:
+        for algo in known.algos:
+            for env in known.env:
+                if not evaluated_runs(folder, algo, env):
+                    warnings.warn(
+                        f"all_plots: no evaluations for {algo.upper()} on {env} in {folder}: "
+                        "its cell of the table shows 0.0 +/- 0.0, which is not a result.",
+                        stacklevel=2,
+                    )
+
+
+def evaluated_runs(folder: str, algo: str, env: str) -> list[Path]:
+    """
+    The runs that the Zoo's ``all_plots`` reads for an algorithm and an env: ``<folder>/<algo>/<run>/evaluations.npz``
+    where the run's folder name contains the env id, with at least 2 evaluations (the Zoo skips a run with one).
+
+    :param folder: a log folder (``-f``)
+    :param algo: the algorithm, as given to ``--algos``
+    :param env: the env id
+    :return: the ``evaluations.npz`` files
+    """
+    import numpy as np
+
+    log_path = Path(folder) / algo.lower()
+    if not log_path.is_dir():
+        return []
+    found = []
+    for run in sorted(log_path.iterdir()):
+        evaluations = run / "evaluations.npz"
+        if env in run.name and evaluations.is_file():
+            with np.load(evaluations) as data:
+                if len(data["results"]) >= 2:
+                    found.append(evaluations)
+    return found
 
 
 def save_figures(filename: str) -> list[Path]:

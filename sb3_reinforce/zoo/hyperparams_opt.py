@@ -26,9 +26,13 @@ ACTIVATION_FNS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
 }
 
-#: Optuna stores categorical choices; ``None`` is stored as the string "none" so that it reads well in
-#: reports and dashboards. :func:`convert_reinforce_params` maps it back to ``None``.
-BASELINE_CHOICES: tuple[str, ...] = ("none", "value", "mean", "leave_one_out")
+#: The Zoo prints a study's best ``trial.params`` as ``name: value`` lines, which users paste into a yml file.
+#: ``baseline=None`` is stored as the string "null", which YAML reads as ``None``; :func:`convert_reinforce_params`
+#: maps it (and "none", which older versions stored) back to ``None``.
+BASELINE_CHOICES: tuple[str, ...] = ("null", "value", "mean", "leave_one_out")
+
+#: What the stored value of ``baseline`` may be for ``baseline=None``
+NO_BASELINE = ("null", "none", None)
 
 
 def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +55,7 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if "n_steps_pow" in hyperparams:
         hyperparams["n_steps"] = 2 ** int(hyperparams.pop("n_steps_pow"))
 
-    if "baseline" in hyperparams and hyperparams["baseline"] in ("none", None):
+    if "baseline" in hyperparams and hyperparams["baseline"] in NO_BASELINE:
         hyperparams["baseline"] = None
 
     policy_kwargs: dict[str, Any] = {}
@@ -109,11 +113,7 @@ def sample_reinforce_params(
     net_arch = trial.suggest_categorical("net_arch", list(NET_ARCHS))
     activation_fn = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
 
-    # Display the true values in the reports
-    trial.set_user_attr("gamma", 1.0 - one_minus_gamma)
-    trial.set_user_attr("n_steps", 2**n_steps_pow)
-
-    return convert_reinforce_params(
+    hyperparams = convert_reinforce_params(
         {
             "learning_rate": learning_rate,
             "n_steps_pow": n_steps_pow,
@@ -126,4 +126,24 @@ def sample_reinforce_params(
             "net_arch": net_arch,
             "activation_fn": activation_fn,
         }
+    )
+    # The Zoo prints the user attributes below the params: these give, as the yml file takes them, the hyperparameters
+    # whose sampled names are not REINFORCE arguments (one_minus_gamma, n_steps_pow, net_arch, activation_fn)
+    trial.set_user_attr("gamma", hyperparams["gamma"])
+    trial.set_user_attr("n_steps", hyperparams["n_steps"])
+    trial.set_user_attr("policy_kwargs", policy_kwargs_string(net_arch, activation_fn))
+    return hyperparams
+
+
+def policy_kwargs_string(net_arch: str, activation_fn: str) -> str:
+    """
+    The ``policy_kwargs`` of a sampled ``net_arch`` and ``activation_fn``, as the Zoo's yml files write them.
+
+    :param net_arch: a key of :data:`NET_ARCHS`
+    :param activation_fn: a key of :data:`ACTIVATION_FNS`
+    :return: e.g. ``"dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh)"``
+    """
+    sizes = NET_ARCHS[net_arch]
+    return (
+        f"dict(net_arch=dict(pi={sizes['pi']}, vf={sizes['vf']}), activation_fn=nn.{ACTIVATION_FNS[activation_fn].__name__})"
     )
