@@ -73,6 +73,9 @@ class EpisodicRolloutBuffer(BaseBuffer):
     :param max_episode_steps: Longest episode the buffer will hold. An episode that runs longer raises a
         ``RuntimeError`` (wrap the env in ``gymnasium.wrappers.TimeLimit`` or raise this bound), so that an
         env whose episodes never end cannot grow the buffer without limit.
+    :param max_bytes: Most bytes the held steps may take (observations, actions and the per-step scalars, over all
+        envs). A block that would go past it raises a ``RuntimeError`` that names the remedies, instead of running
+        the machine out of memory.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class EpisodicRolloutBuffer(BaseBuffer):
         gamma: float = 0.99,
         n_envs: int = 1,
         max_episode_steps: int = 100_000,
+        max_bytes: int = 8 * 2**30,
     ):
         if gae_lambda != 1.0:
             raise ValueError(
@@ -96,9 +100,12 @@ class EpisodicRolloutBuffer(BaseBuffer):
             or max_episode_steps < 1
         ):
             raise ValueError(f"max_episode_steps must be an integer >= 1, got {max_episode_steps!r}.")
+        if not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool) or max_bytes < 1:
+            raise ValueError(f"max_bytes must be an integer >= 1, got {max_bytes!r}.")
         super().__init__(buffer_size, observation_space, action_space, device, n_envs=n_envs)
         self.gamma = gamma
         self.max_episode_steps = max_episode_steps
+        self.max_bytes = max_bytes
         # One shape and dtype per stored field; Dict observations get one field per key
         obs_spaces = observation_space.spaces if isinstance(observation_space, spaces.Dict) else {"": observation_space}
         obs_shapes: Any = self.obs_shape if isinstance(observation_space, spaces.Dict) else {"": self.obs_shape}
@@ -112,7 +119,16 @@ class EpisodicRolloutBuffer(BaseBuffer):
             dones=((), bool),
             log_probs=((), np.float32),
         )
+        # Bytes of one block: every field, plus the rollout index of each row
+        self.block_bytes = buffer_size * (
+            8 + n_envs * sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in self.fields.values())
+        )
         self.reset()
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of the blocks allocated now."""
+        return len(self.blocks) * self.block_bytes
 
     def reset(self) -> None:
         """Clear the buffer, including the steps of unfinished episodes carried over."""
@@ -136,6 +152,14 @@ class EpisodicRolloutBuffer(BaseBuffer):
     def _block(self, row: int) -> dict[str, np.ndarray]:
         index = row // self.buffer_size
         if index not in self.blocks:
+            if self.held_bytes + self.block_bytes > self.max_bytes:
+                raise RuntimeError(
+                    f"The steps of running episodes would take more than max_bytes={self.max_bytes} bytes "
+                    f"({len(self.blocks) + 1} blocks of {self.buffer_size} steps x {self.n_envs} envs, "
+                    f"{self.block_bytes} bytes each). REINFORCE keeps every step of an episode until it ends. Shorten "
+                    "the episodes (gymnasium.wrappers.TimeLimit), use fewer envs, or set n_episodes; or raise the "
+                    "bound with rollout_buffer_kwargs=dict(max_bytes=...) if the machine has the memory."
+                )
             shape = (self.buffer_size, self.n_envs)
             self.blocks[index] = {
                 name: np.zeros((*shape, *field), dtype=dtype) for name, (field, dtype) in self.fields.items()
