@@ -3,6 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -42,10 +43,33 @@ def test_invalid_arguments(kwargs, match) -> None:
         REINFORCE("MlpPolicy", "CartPole-v1", **kwargs)
 
 
+def _trains(model: REINFORCE) -> None:
+    """Train a few updates: the parameters change and stay finite."""
+    before = [parameter.detach().clone() for parameter in model.policy.parameters()]
+    model.learn(128)
+    after = list(model.policy.parameters())
+    assert all(th.isfinite(parameter).all() for parameter in after)
+    assert any(not th.equal(old, new) for old, new in zip(before, after, strict=True))
+
+
 def test_valid_edge_values() -> None:
-    REINFORCE("MlpPolicy", "CartPole-v1", gamma=0.0, max_grad_norm=float("inf"), ent_coef=0.0, vf_coef=0.0)
-    REINFORCE("MlpPolicy", "CartPole-v1", gamma=1.0, bootstrap_truncated=True, baseline="value", n_episodes=1)
-    REINFORCE("MlpPolicy", "CartPole-v1", learning_rate=lambda progress: 1e-3 * progress)
+    """The ends of each valid range are accepted, kept, and train."""
+    edges = dict(gamma=0.0, max_grad_norm=float("inf"), ent_coef=0.0, vf_coef=0.0)
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=32, seed=0, device="cpu", **edges)
+    assert {name: getattr(model, name) for name in edges} == edges
+    _trains(model)
+
+    model = REINFORCE(
+        "MlpPolicy", "CartPole-v1", gamma=1.0, bootstrap_truncated=True, baseline="value", n_episodes=1, seed=0, device="cpu"
+    )
+    assert (model.gamma, model.bootstrap_truncated, model.baseline, model.n_episodes) == (1.0, True, "value", 1)
+    _trains(model)
+
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=32, learning_rate=lambda progress: 1e-3 * progress, device="cpu")
+    assert model.lr_schedule(0.5) == pytest.approx(5e-4)
+    _trains(model)
+    # the schedule is applied: the learning rate decayed from 1e-3 during training
+    assert 0 <= model.policy.optimizer.param_groups[0]["lr"] < 1e-3
 
 
 def test_unsupported_action_space() -> None:
@@ -120,6 +144,10 @@ def test_buffer_get_needs_full_batch() -> None:
 
 
 def test_gym_env_object() -> None:
-    # a plain gymnasium env (not vectorized) works as in SB3
-    model = REINFORCE("MlpPolicy", gym.make("CartPole-v1"), n_steps=32)
-    model.learn(64)
+    """A plain gymnasium env (not vectorized) works as in SB3: wrapped in a Monitor and a DummyVecEnv, and it trains."""
+    model = REINFORCE("MlpPolicy", gym.make("CartPole-v1"), n_steps=32, seed=0, device="cpu")
+    assert isinstance(model.get_env(), DummyVecEnv) and model.n_envs == 1
+    _trains(model)
+    assert model.num_timesteps >= 128
+    # The Monitor SB3 adds reports the episodes (a random CartPole episode lasts about 20 steps)
+    assert len(model.ep_info_buffer) > 0
