@@ -437,9 +437,11 @@ def test_undiscounted_direction(reward_to_go_: bool, baseline: str | None) -> No
     # Its expectation is exactly 0 on this MDP: its direction is noise
     assert wrong < 0.9
     if baseline is None:
-        # The recorded update is exactly the score-function sum, recomputed independently from the batch
-        scale = np.abs(run.sums).max()
-        assert np.allclose(run.sums, run.others["independent"], atol=1e-4 * scale)
+        # The recorded update is exactly the score-function sum, recomputed independently from the batch, divided by
+        # N = n_steps * n_envs (a number written here, not read from the model)
+        assert run.divisor == 16 * N_ENVS
+        scale = np.abs(run.sums).max() / run.divisor
+        assert np.allclose(run.sums / run.divisor, run.others["independent"] / (16 * N_ENVS), atol=1e-4 * scale)
 
 
 def test_n_episodes_mode() -> None:
@@ -448,6 +450,24 @@ def test_n_episodes_mode() -> None:
     print(f"n_episodes=100, leave_one_out: cosine {run.cosine:.4f}, relative error {run.relative_error:.3f}")
     assert run.cosine >= 0.99
     assert run.relative_error < 0.15
+    # the loss is per episode: N = n_episodes
+    assert run.divisor == 100
+
+
+@pytest.mark.parametrize("baseline", ["leave_one_out", "value"])
+def test_chunked_update(baseline: str) -> None:
+    """
+    ``chunk_size``: the gradient accumulated over chunks of 7 steps is the gradient of the whole batch (up to float
+    rounding), and its direction is -grad J.
+    """
+    kwargs: dict[str, Any] = dict(learning_rate=0.1, skip_updates=20) if baseline == "value" else {}
+    whole = estimate(MDP_UNDISCOUNTED, THETA_UNDISCOUNTED, 100_000, baseline=baseline, **kwargs)
+    chunked = estimate(MDP_UNDISCOUNTED, THETA_UNDISCOUNTED, 100_000, baseline=baseline, chunk_size=7, **kwargs)
+    print(f"chunk_size=7, {baseline}: cosine {chunked.cosine:.4f}, relative error {chunked.relative_error:.3f}")
+    assert chunked.n_transitions.min() > 7 * 10
+    assert np.allclose(chunked.sums, whole.sums, rtol=1e-4, atol=1e-4 * np.abs(whole.sums).max())
+    assert chunked.cosine >= 0.99
+    assert chunked.relative_error < 0.15
 
 
 def test_discount_weighting() -> None:
