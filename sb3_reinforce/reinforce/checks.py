@@ -3,6 +3,7 @@
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
@@ -127,3 +128,16 @@ def check_finite(rewards: np.ndarray, new_obs: Any) -> None:
                 f"Env {env_idx} returned a non-finite observation. Fix the env, or wrap it in "
                 "stable_baselines3.common.vec_env.VecCheckNan to find the step that produces it."
             )
+
+
+def check_action_space(action_space: spaces.Space) -> None:
+    """The multi-dimensional MultiBinary and MultiDiscrete action spaces that SB3's policies refuse: a clear error."""
+    nvec = getattr(action_space, "nvec", None)
+    if (isinstance(action_space, spaces.MultiBinary) and len(action_space.shape) > 1) or (
+        isinstance(action_space, spaces.MultiDiscrete) and nvec is not None and np.ndim(nvec) > 1
+    ):
+        raise ValueError(
+            f"Multi-dimensional {action_space} action space is not supported (SB3's policies do not support it either). "
+            "Flatten it instead: give the agent a one-dimensional space (e.g. MultiDiscrete(nvec.flatten())) and reshape "
+            "the action inside the env."
+        )

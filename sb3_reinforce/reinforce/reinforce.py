@@ -17,7 +17,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
-from sb3_reinforce.reinforce.checks import check_arguments, check_finite, reject_unknown_arguments
+from sb3_reinforce.reinforce.checks import check_action_space, check_arguments, check_finite, reject_unknown_arguments
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -188,6 +188,10 @@ class REINFORCE(OnPolicyAlgorithm):
 
         if _init_setup_model:
             self._setup_model()
+
+    def _setup_model(self) -> None:
+        check_action_space(self.action_space)
+        super()._setup_model()
 
     @property
     def _uses_value(self) -> bool:
