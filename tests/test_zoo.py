@@ -13,7 +13,7 @@ import optuna
 import pytest
 import yaml
 
-pytest.importorskip("rl_zoo3", reason="the Zoo integration needs the `zoo` extra: pip install 'sb3-reinforce[zoo]'")
+pytest.importorskip("rl_zoo3", reason="the Zoo integration needs the `zoo` extra: pip install -e '.[zoo]' in a clone")
 
 from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER

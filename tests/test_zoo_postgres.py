@@ -24,7 +24,7 @@ from typing import NoReturn
 
 import pytest
 
-pytest.importorskip("rl_zoo3", reason="the Zoo integration needs the `zoo` extra: pip install 'sb3-reinforce[zoo]'")
+pytest.importorskip("rl_zoo3", reason="the Zoo integration needs the `zoo` extra: pip install -e '.[zoo]' in a clone")
 optuna = pytest.importorskip("optuna")
 psycopg2 = pytest.importorskip("psycopg2", reason="PostgreSQL storage needs psycopg2 (psycopg2-binary, in the `zoo` extra)")
 

@@ -5,7 +5,7 @@ RL Zoo (``rl_zoo3``) integration of REINFORCE.
 hyperparameter optimization, loading a trial from a study). The ``sb3-reinforce-zoo`` command
 (:mod:`sb3_reinforce.zoo.cli`) calls it, then runs the Zoo's own entry points.
 
-Importing this subpackage imports ``rl_zoo3`` (``pip install "sb3-reinforce[zoo]"``);
+Importing this subpackage imports ``rl_zoo3`` (the ``zoo`` extra: ``pip install -e ".[zoo]"`` in a clone);
 ``import sb3_reinforce`` alone never does.
 """
 
