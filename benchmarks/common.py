@@ -2,14 +2,19 @@
 What the benchmark scripts share: the one table of envs, budgets and targets, the system information recorded
 beside every result, and the provenance of a run (the code and hyperparameters it was started from).
 
-``run_benchmarks.py``, ``analyze.py``, ``throughput.py`` and ``soak.py`` import from here; nothing here trains.
+``run_benchmarks.py``, ``analyze.py``, ``throughput.py`` and ``soak.py`` import from here; nothing here trains
+(``run_isolated`` runs a given function in a fresh process, to measure its peak memory alone).
 """
 
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
+import resource
 import subprocess
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -246,3 +251,22 @@ def provenance_issues(record: dict[str, Any] | None, done: dict[str, Any], curre
     if record.get("entry_sha256") != current_entry:
         issues.append("hyperparameter entry differs from this tree")
     return issues
+
+
+def _call_and_measure(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:
+    result = fn(*args)
+    # ru_maxrss is in KiB on Linux: the peak of this (fresh) process alone
+    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_isolated(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """
+    Run ``fn(*args)`` in a fresh process, so that each measurement has a peak memory of its own.
+
+    :param fn: a module-level function (it is pickled by name)
+    :param args: its arguments
+    :return: its result, and the peak resident memory of that process in MiB
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_call_and_measure, fn, args).result()

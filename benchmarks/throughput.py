@@ -1,32 +1,36 @@
 """
-Throughput of REINFORCE's ``learn()`` against SB3's A2C, and against SB3's rollout-only ceiling, in one run.
+Throughput of REINFORCE's ``learn()`` against SB3's A2C with the same ``n_envs`` and ``n_steps``, one torch thread.
 
 Usage::
 
-    python benchmarks/throughput.py --n-envs 8 --n-steps 64 --timesteps 50000 --repeats 3
+    python benchmarks/throughput.py cartpole --repeats 10 --output benchmarks/throughput.json
+    python benchmarks/throughput.py episodes --output benchmarks/throughput_episodes.json
 
-All four variants run on CartPole-v1 with MlpPolicy, the same ``n_envs`` and ``n_steps``, one torch thread,
-interleaved ``--repeats`` times; the median steps/s of each is reported with its ratio:
+``cartpole``: CartPole-v1, MlpPolicy, four variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
+A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` and
+``reinforce_rollout`` (REINFORCE with ``train()`` disabled). It reports each variant's median steps/s with its
+range, and the ratio REINFORCE / A2C of each repeat (paired) with its median and a 95% bootstrap interval.
 
-- ``a2c``: SB3's A2C ``learn()``;
-- ``ceiling``: SB3's A2C with ``train()`` disabled: SB3's own rollout loop alone (the rollout-only ceiling);
-- ``reinforce``: REINFORCE ``learn()`` with the given ``--baseline``;
-- ``reinforce_rollout``: REINFORCE with ``train()`` disabled (its rollout loop alone).
+``episodes``: an env whose episodes last exactly L steps (constant reward, ``Box(4,)`` observations,
+``Discrete(2)`` actions), for every L, ``n_steps`` and ``n_envs`` asked. REINFORCE and A2C each run
+``learn(max(--timesteps, n_envs * (L + n_steps)))``, so that every episode ends at least once, one after the other,
+each in a fresh process (for its own peak RSS). Then an env that never ends: the seconds REINFORCE takes to reach its
+``max_episode_steps`` error (default bound 100,000, ``n_steps=16``), against A2C's seconds for as many steps.
 """
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
-import gymnasium
-import stable_baselines3
+import gymnasium as gym
+import numpy as np
 import torch as th
+from common import dirty_files, git_commit, run_isolated, system_info
+from gymnasium import spaces
 from stable_baselines3 import A2C
 from stable_baselines3.common.env_util import make_vec_env
 
-import sb3_reinforce
 from sb3_reinforce import REINFORCE
 
 
@@ -40,60 +44,127 @@ class REINFORCERolloutOnly(REINFORCE):
         pass
 
 
-def run(variant: str, args: argparse.Namespace, seed: int) -> float:
-    env = make_vec_env("CartPole-v1", n_envs=args.n_envs, seed=seed)
-    common = dict(n_steps=args.n_steps, seed=seed, device="cpu")
-    model: A2C | REINFORCE
-    if variant in ("a2c", "ceiling"):
-        a2c_cls = A2C if variant == "a2c" else A2CRolloutOnly
-        model = a2c_cls("MlpPolicy", env, **common)
-    else:
-        reinforce_cls = REINFORCE if variant == "reinforce" else REINFORCERolloutOnly
-        model = reinforce_cls("MlpPolicy", env, baseline=args.baseline, **common)
+VARIANTS = {"a2c": A2C, "ceiling": A2CRolloutOnly, "reinforce": REINFORCE, "reinforce_rollout": REINFORCERolloutOnly}
+
+
+class FixedLengthEnv(gym.Env):
+    """Episodes of exactly ``length`` steps (never ending if None), reward 1 per step."""
+
+    def __init__(self, length: int | None):
+        super().__init__()
+        self.length = length
+        self.observation_space = spaces.Box(-1, 1, (4,), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self.t = 0
+        self.obs = np.zeros(4, dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.obs, {}
+
+    def step(self, action):
+        self.t += 1
+        return self.obs, 1.0, self.length is not None and self.t >= self.length, False, {}
+
+
+def steps_per_second(algo: str, env_id: str | None, length: int | None, n_envs: int, n_steps: int, steps: int) -> float:
+    """Train ``algo`` for ``steps`` steps; its steps/s (``env_id`` None: the fixed-length env)."""
+    th.set_num_threads(1)
+    env = make_vec_env(env_id or (lambda: FixedLengthEnv(length)), n_envs=n_envs, seed=0)
+    kwargs = dict(baseline="value") if algo.startswith("reinforce") else {}
+    model = VARIANTS[algo]("MlpPolicy", env, n_steps=n_steps, seed=0, device="cpu", **kwargs)
     start = time.perf_counter()
-    model.learn(args.timesteps)
-    elapsed = time.perf_counter() - start
-    env.close()
-    return model.num_timesteps / elapsed
+    model.learn(steps)
+    return model.num_timesteps / (time.perf_counter() - start)
+
+
+def seconds_to_bound(algo: str, steps: int) -> float:
+    """Seconds until REINFORCE's ``max_episode_steps`` error on a never-ending env (A2C: to train as many steps)."""
+    th.set_num_threads(1)
+    model = VARIANTS[algo]("MlpPolicy", make_vec_env(lambda: FixedLengthEnv(None), seed=0), n_steps=16, seed=0, device="cpu")
+    start = time.perf_counter()
+    try:
+        model.learn(steps)
+    except RuntimeError as error:
+        assert "max_episode_steps" in str(error)
+    return time.perf_counter() - start
+
+
+def bootstrap_median(values: list[float], seed: int = 0, n: int = 10_000) -> list[float]:
+    """95% percentile-bootstrap interval of the median."""
+    draws = np.random.default_rng(seed).choice(values, size=(n, len(values)))
+    return [round(float(q), 3) for q in np.percentile(np.median(draws, axis=1), [2.5, 97.5])]
+
+
+def cartpole(args: argparse.Namespace) -> dict:
+    th.set_num_threads(1)
+    fps: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for _ in range(args.repeats):
+        for variant in VARIANTS:
+            fps[variant].append(steps_per_second(variant, "CartPole-v1", None, args.n_envs, args.n_steps, args.timesteps))
+    ratios = [r / a for r, a in zip(fps["reinforce"], fps["a2c"], strict=True)]
+    return {
+        "command": f"python benchmarks/throughput.py cartpole --n-envs {args.n_envs} --n-steps {args.n_steps} "
+        f"--timesteps {args.timesteps} --repeats {args.repeats}",
+        "steps_per_s": {
+            variant: {"median": round(statistics.median(v)), "min": round(min(v)), "max": round(max(v))}
+            for variant, v in fps.items()
+        },
+        "all_steps_per_s": {variant: [round(v) for v in values] for variant, values in fps.items()},
+        "reinforce_over_a2c": {"median": round(statistics.median(ratios), 3), "ci95": bootstrap_median(ratios)},
+    }
+
+
+def episodes(args: argparse.Namespace) -> dict:
+    rows = []
+    for n_envs in args.n_envs_list:
+        for n_steps in args.n_steps_list:
+            for length in args.lengths:
+                steps = max(args.timesteps, n_envs * (length + n_steps))
+                row = {"L": length, "n_steps": n_steps, "n_envs": n_envs, "timesteps": steps}
+                for algo in ("reinforce", "a2c"):
+                    fps, rss = run_isolated(steps_per_second, algo, None, length, n_envs, n_steps, steps)
+                    row[f"{algo}_steps_per_s"], row[f"{algo}_peak_rss_mib"] = round(fps), round(rss)
+                row["reinforce_over_a2c"] = round(row["reinforce_steps_per_s"] / row["a2c_steps_per_s"], 3)
+                print(row, flush=True)
+                rows.append(row)
+    bound = REINFORCE("MlpPolicy", make_vec_env(lambda: FixedLengthEnv(None))).rollout_buffer.max_episode_steps
+    never_ending = {algo: round(run_isolated(seconds_to_bound, algo, bound + 1)[0], 1) for algo in ("reinforce", "a2c")}
+    return {
+        "command": "python benchmarks/throughput.py episodes --lengths "
+        + " ".join(map(str, args.lengths))
+        + f" --n-steps-list {' '.join(map(str, args.n_steps_list))} --n-envs-list {' '.join(map(str, args.n_envs_list))}"
+        f" --timesteps {args.timesteps}",
+        "runs": rows,
+        "min_reinforce_over_a2c": min(row["reinforce_over_a2c"] for row in rows),
+        "never_ending_env_seconds": {
+            "bound": bound,
+            "reinforce_to_error": never_ending["reinforce"],
+            "a2c_same_steps": never_ending["a2c"],
+        },
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n-envs", type=int, default=8)
-    parser.add_argument("--n-steps", type=int, default=64)
-    parser.add_argument("--timesteps", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--baseline", default="value", help="REINFORCE baseline ('none' for None)")
-    parser.add_argument("--output", default=None, help="write the results as JSON here")
+    sub = parser.add_subparsers(dest="benchmark", required=True)
+    cart = sub.add_parser("cartpole")
+    cart.add_argument("--n-envs", type=int, default=8)
+    cart.add_argument("--n-steps", type=int, default=64)
+    cart.add_argument("--timesteps", type=int, default=50_000)
+    cart.add_argument("--repeats", type=int, default=10)
+    long = sub.add_parser("episodes")
+    long.add_argument("--lengths", type=int, nargs="+", default=[1_000, 2_000, 8_000, 32_000, 100_000])
+    long.add_argument("--n-steps-list", type=int, nargs="+", default=[16, 512])
+    long.add_argument("--n-envs-list", type=int, nargs="+", default=[1, 8])
+    long.add_argument("--timesteps", type=int, default=32_000)
+    for command in (cart, long):
+        command.add_argument("--output", default=None, help="write the results as JSON here")
     args = parser.parse_args()
-    if args.baseline == "none":
-        args.baseline = None
-    th.set_num_threads(1)
-
-    variants = ["a2c", "ceiling", "reinforce", "reinforce_rollout"]
-    fps: dict[str, list[float]] = {variant: [] for variant in variants}
-    for repeat in range(args.repeats):
-        for variant in variants:
-            fps[variant].append(run(variant, args, seed=repeat))
-    median = {variant: statistics.median(values) for variant, values in fps.items()}
-    result = {
-        "command": "python benchmarks/throughput.py "
-        + f"--n-envs {args.n_envs} --n-steps {args.n_steps} --timesteps {args.timesteps} "
-        + f"--repeats {args.repeats} --baseline {args.baseline or 'none'}",
-        "versions": {
-            "sb3_reinforce": sb3_reinforce.__version__,
-            "stable_baselines3": stable_baselines3.__version__,
-            "torch": th.__version__,
-            "gymnasium": gymnasium.__version__,
-            "python": platform.python_version(),
-        },
-        "hardware": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "median_steps_per_s": {variant: round(value) for variant, value in median.items()},
-        "all_steps_per_s": {variant: [round(v) for v in values] for variant, values in fps.items()},
-        "reinforce_over_a2c": round(median["reinforce"] / median["a2c"], 3),
-        "reinforce_over_ceiling": round(median["reinforce"] / median["ceiling"], 3),
-    }
-    print(json.dumps(result, indent=2))
+    result = cartpole(args) if args.benchmark == "cartpole" else episodes(args)
+    result = {"commit": git_commit(), "dirty_files": dirty_files(), "system": system_info(), **result}
+    print(json.dumps({key: value for key, value in result.items() if key != "all_steps_per_s"}, indent=2))
     if args.output:
         with open(args.output, "w") as file:
             json.dump(result, file, indent=2)

@@ -106,6 +106,14 @@ def test_load_other_algorithm(tmp_path, name, package) -> None:
         REINFORCE.load(tmp_path / "other")
 
 
+def test_reinforce_file_loaded_by_a2c(tmp_path) -> None:
+    """A2C.load of a REINFORCE file succeeds (SB3's loader cannot tell); learn() then says to use REINFORCE.load."""
+    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8).save(tmp_path / "reinforce")
+    model = A2C.load(tmp_path / "reinforce", env=make_vec_env("CartPole-v1"))
+    with pytest.raises(ValueError, match=r"needs `done`.*REINFORCE\.load"):
+        model.learn(16)
+
+
 def test_load_unknown_zip(tmp_path) -> None:
     """An SB3 zip whose algorithm cannot be told: the error says it is not REINFORCE's and what it holds."""
     REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")

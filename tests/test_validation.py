@@ -8,7 +8,7 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from sb3_reinforce import REINFORCE, EpisodicDictRolloutBuffer
+from sb3_reinforce import REINFORCE
 from tests.helpers import FixedRewardEnv
 
 
@@ -35,7 +35,8 @@ from tests.helpers import FixedRewardEnv
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class"),
         (dict(rollout_buffer_kwargs=dict(max_episode_steps=0)), "max_episode_steps"),
         (dict(rollout_buffer_kwargs=dict(gae_lambda=0.95)), "gae_lambda"),
-        (dict(rollout_buffer_class=EpisodicDictRolloutBuffer), "rollout_buffer_class"),
+        (dict(rollout_buffer_kwargs=dict(max_bytes=0)), "max_bytes"),
+        (dict(chunk_size=0), "chunk_size"),
     ],
 )
 def test_invalid_arguments(kwargs, match) -> None:
@@ -95,8 +96,8 @@ def test_episode_without_end_is_bounded() -> None:
     )
     with pytest.raises(RuntimeError, match="TimeLimit"):
         model.learn(1000)
-    # the buffer never held more than the bound plus one rollout
-    assert model.rollout_buffer.buffer_size <= 50 + 16
+    # the buffer never held more than the bound plus one rollout: blocks of 16 rows
+    assert len(model.rollout_buffer.blocks) <= (50 + 16) // 16 + 1
 
 
 def test_episode_without_end_n_episodes_mode() -> None:
@@ -135,11 +136,11 @@ def test_non_finite_env_output(where: str, value: float) -> None:
         model.learn(64)
 
 
-def test_buffer_get_needs_full_batch() -> None:
+def test_buffer_misuse() -> None:
     model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8)
-    with pytest.raises(ValueError, match="batch_size"):
-        next(model.rollout_buffer.get(batch_size=4))
-    with pytest.raises(NotImplementedError, match="bootstrap"):
+    with pytest.raises(RuntimeError, match="finalize"):
+        next(model.rollout_buffer.get())
+    with pytest.raises(NotImplementedError, match=r"never bootstraps.*REINFORCE.load"):
         model.rollout_buffer.compute_returns_and_advantage(None, None)  # type: ignore[arg-type]
 
 

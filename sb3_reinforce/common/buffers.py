@@ -29,6 +29,11 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_reinforce.common.returns import episode_layout, reward_to_go
 
+WRONG_CLASS = (
+    "If this model was saved by REINFORCE and loaded with another algorithm's class (e.g. stable_baselines3.A2C.load), "
+    "load it with sb3_reinforce.REINFORCE.load(path) instead: A2C and PPO cannot train with REINFORCE's buffer."
+)
+
 
 class EpisodicRolloutBufferSamples(NamedTuple):
     """
@@ -231,12 +236,9 @@ class EpisodicRolloutBuffer(BaseBuffer):
         :param log_prob: Log probability of the action under the policy that chose it
         :param done: Whether the step ended the episode (terminated or truncated). Required.
         """
-        if done is None:
-            raise ValueError(
-                "EpisodicRolloutBuffer.add() needs `done`: the done flags returned by env.step(). If this model was "
-                "saved by REINFORCE and loaded with another algorithm's class (e.g. A2C.load), load it with "
-                "sb3_reinforce.REINFORCE.load instead."
-            )
+        if done is None or isinstance(done, th.Tensor):
+            # A2C and PPO call add(obs, action, reward, episode_start, values, log_probs): no dones
+            raise ValueError("EpisodicRolloutBuffer.add() needs `done`: the done flags returned by env.step(). " + WRONG_CLASS)
         self.episode_length = self.episode_length * ~np.asarray(episode_start, dtype=bool) + 1
         if self.episode_length.max() > self.max_episode_steps:
             raise RuntimeError(
@@ -260,6 +262,10 @@ class EpisodicRolloutBuffer(BaseBuffer):
         self.block_rollouts[self.pos // self.buffer_size][row] = self.rollout
         self.last_done[np.asarray(done, dtype=bool)] = self.pos
         self.pos += 1
+
+    def compute_returns_and_advantage(self, last_values: th.Tensor, dones: np.ndarray) -> None:
+        """What A2C and PPO call at the end of a rollout: REINFORCE never bootstraps (it calls :meth:`finalize`)."""
+        raise NotImplementedError("EpisodicRolloutBuffer never bootstraps from a value estimate. " + WRONG_CLASS)
 
     @property
     def n_pending(self) -> int:
