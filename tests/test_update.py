@@ -121,3 +121,62 @@ def test_policy_loss_divisor() -> None:
     assert REINFORCE("MlpPolicy", env, n_steps=16).policy_loss_divisor == 48
     assert REINFORCE("MlpPolicy", env, n_steps=16, n_episodes=7).policy_loss_divisor == 7
     assert np.isclose(REINFORCE("MlpPolicy", env, n_steps=16, chunk_size=5).policy_loss_divisor, 48)
+
+
+def _action_net_change(n_critic_updates: int | None) -> float:
+    """How far the actor moves in 5 updates when the returns are in the 100,000s (joint or separate critic)."""
+    env = DummyVecEnv([lambda: FixedRewardEnv([1e5, 3e5, 2e5, 1e5])])
+    kwargs = dict(n_critic_updates=n_critic_updates, batch_size=4) if n_critic_updates else {}
+    model = REINFORCE("MlpPolicy", env, n_steps=8, seed=0, device="cpu", **kwargs)
+    before = model.policy.action_net.weight.detach().clone()
+    model.learn(40)
+    assert model._n_updates == 5
+    return float((model.policy.action_net.weight.detach() - before).abs().max())
+
+
+def test_separate_critic_leaves_the_policy_its_gradient() -> None:
+    """
+    Fitted jointly, the value loss of returns in the 100,000s takes nearly all of the clipped gradient norm (0.5):
+    the actor hardly moves. Fitted apart, the actor's own clipped step is the same as with small returns.
+    """
+    joint, separate = _action_net_change(None), _action_net_change(3)
+    print(f"actor change in 5 updates: joint {joint:.2e}, separate {separate:.2e}")
+    assert separate > 20 * joint
+
+
+def test_separate_critic_fits_the_value_head_after_the_policy_step() -> None:
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0, 2.0, 3.0])])
+    model = REINFORCE("MlpPolicy", env, n_steps=6, seed=0, n_critic_updates=4, batch_size=2, vf_learning_rate=0.01)
+    assert model.critic is not None
+    critic_ids = {id(p) for p in model.critic.parameters}
+    actor_only = [p for p in model.policy.action_net.parameters()]
+    assert critic_ids == {id(p) for p in model.policy.value_net.parameters()} | {
+        id(p) for p in model.policy.mlp_extractor.value_net.parameters()
+    }
+    assert not critic_ids.intersection(id(p) for p in actor_only)
+    model.learn(12)
+    # 2 updates x 4 passes x 3 minibatches of 2 steps (6 steps a batch)
+    state = model.critic.optimizer.state_dict()["state"]
+    assert all(int(s["step"]) == 2 * 4 * 3 for s in state.values())
+    assert model.logger.name_to_value["train/vf_learning_rate"] == 0.01
+    assert "train/value_loss" in model.logger.name_to_value
+
+
+def test_separate_critic_save_and_load(tmp_path) -> None:
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=64, seed=0, n_critic_updates=3, batch_size=32, vf_learning_rate=3e-3)
+    model.learn(512)
+    model.save(tmp_path / "model")
+    loaded = REINFORCE.load(tmp_path / "model", env=env)
+    assert loaded.critic is not None and model.critic is not None
+    assert (loaded.n_critic_updates, loaded.batch_size, loaded.vf_learning_rate) == (3, 32, 3e-3)
+    saved, restored = model.critic.optimizer.state_dict(), loaded.critic.optimizer.state_dict()
+    assert saved["state"].keys() == restored["state"].keys() and saved["state"]
+    for key, state in saved["state"].items():
+        for name, value in state.items():
+            assert th.equal(th.as_tensor(value), th.as_tensor(restored["state"][key][name])), name
+    obs = env.reset()
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+    steps = int(next(iter(restored["state"].values()))["step"])
+    loaded.learn(256, reset_num_timesteps=False)
+    assert int(next(iter(loaded.critic.optimizer.state_dict()["state"].values()))["step"]) > steps

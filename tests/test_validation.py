@@ -37,6 +37,13 @@ from tests.helpers import FixedRewardEnv
         (dict(rollout_buffer_kwargs=dict(gae_lambda=0.95)), "gae_lambda"),
         (dict(rollout_buffer_kwargs=dict(max_bytes=0)), "max_bytes"),
         (dict(chunk_size=0), "chunk_size"),
+        (dict(n_critic_updates=0), "n_critic_updates"),
+        (dict(n_critic_updates=2.5), "n_critic_updates"),
+        (dict(n_critic_updates=3, baseline="mean"), r"n_critic_updates=3 fits the value head.*baseline='mean'"),
+        (dict(batch_size=64), r"batch_size=64 applies to the critic.*n_critic_updates"),
+        (dict(vf_learning_rate=1e-3), r"vf_learning_rate=0.001 applies to the critic"),
+        (dict(n_critic_updates=3, batch_size=0), "batch_size"),
+        (dict(n_critic_updates=3, vf_learning_rate=-1.0), "vf_learning_rate"),
     ],
 )
 def test_invalid_arguments(kwargs, match) -> None:
@@ -152,3 +159,18 @@ def test_gym_env_object() -> None:
     assert model.num_timesteps >= 128
     # The Monitor SB3 adds reports the episodes (a random CartPole episode lasts about 20 steps)
     assert len(model.ep_info_buffer) > 0
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("gae_lambda", "no gae_lambda"),
+        ("n_epochs", "one gradient step per batch"),
+        ("clip_range", "clipped surrogate"),
+        ("use_rms_prop", "optimizer_class"),
+        ("not_an_argument", "not an argument of REINFORCE"),
+    ],
+)
+def test_a2c_and_ppo_arguments_say_why(name: str, why: str) -> None:
+    with pytest.raises(TypeError, match=rf"{name}: .*{why}"):
+        REINFORCE("MlpPolicy", "CartPole-v1", **{name: 0.95})

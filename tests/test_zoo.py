@@ -29,7 +29,7 @@ PACKAGED_YML = Path(str(hyperparams_file()))
 #: The marker lines of reinforce.yml: where an entry's values come from (a study's report, runs, or nowhere yet)
 YML_MARKERS = ("# Tuned: ", "# From runs: ", "# Untuned: ")
 #: The sampled names that are not REINFORCE arguments: a study report gives them as gamma, n_steps and policy_kwargs
-SAMPLED_ONLY = {"one_minus_gamma", "n_steps_pow", "net_arch", "activation_fn"}
+SAMPLED_ONLY = {"one_minus_gamma", "n_steps_pow", "net_arch", "activation_fn", "critic_updates", "critic_learning_rate"}
 
 
 def zoo_env() -> dict[str, str]:
@@ -402,11 +402,19 @@ def test_sampler_and_converter():
     """Sampled hyperparameters build a model, and the converter gives them back from the stored trial params."""
     register()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
-    baselines = set()
+    baselines, critics = set(), set()
     for _ in range(12):
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
-        assert set(hyperparams) == {
+        # the critic fitted apart: with the value baseline only, and then given as REINFORCE arguments
+        separate = hyperparams["baseline"] == "value" and trial.params["critic_updates"] > 0
+        critics.add(separate)
+        assert ("n_critic_updates" in hyperparams) == ("vf_learning_rate" in hyperparams) == separate
+        if separate:
+            assert hyperparams["n_critic_updates"] == trial.params["critic_updates"] == trial.user_attrs["n_critic_updates"]
+            assert hyperparams["vf_learning_rate"] == trial.user_attrs["vf_learning_rate"]
+            REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
+        assert set(hyperparams) - {"n_critic_updates", "vf_learning_rate"} == {
             "learning_rate",
             "n_steps",
             "gamma",
@@ -425,6 +433,7 @@ def test_sampler_and_converter():
         assert convert_reinforce_params(trial.params) == hyperparams
         study.tell(trial, 0.0)
     assert None in baselines and baselines <= {None, "value", "mean", "leave_one_out"}
+    assert critics == {True, False}
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
     assert model.n_steps == hyperparams["n_steps"] and model.baseline == hyperparams["baseline"]

@@ -46,25 +46,60 @@ def _check_flags(flags: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be True or False, got {flag!r}.")
 
 
-def check_arguments(
-    learning_rate: float | Schedule,
-    n_steps: int,
-    n_episodes: int | None,
-    gamma: float,
+def _check_critic(
+    n_critic_updates: int | None,
+    batch_size: int | None,
+    vf_learning_rate: float | Schedule | None,
+    uses_value: bool,
     baseline: str | None,
-    ent_coef: float,
-    vf_coef: float,
-    max_grad_norm: float,
-    reward_to_go: bool,
-    discount_weighting: bool,
-    chunk_size: int | None,
-    sde_sample_freq: int,
-    stats_window_size: int,
-    rollout_buffer_class: type | None,
-    rollout_buffer_kwargs: dict[str, Any] | None,
-    flags: dict[str, Any],
 ) -> None:
-    """Raise a ``ValueError`` that names the argument and its valid range for every invalid constructor argument."""
+    if n_critic_updates is None:
+        for name, value in (("batch_size", batch_size), ("vf_learning_rate", vf_learning_rate)):
+            if value is not None:
+                raise ValueError(
+                    f"{name}={value!r} applies to the critic fitted apart, which n_critic_updates=None turns off "
+                    "(the value head is then fitted jointly with the policy). Set n_critic_updates, or remove "
+                    f"{name}."
+                )
+        return
+    if not _is_int(n_critic_updates, 1):
+        raise ValueError(f"n_critic_updates must be None or an integer >= 1, got {n_critic_updates!r}.")
+    if not uses_value:
+        raise ValueError(
+            f"n_critic_updates={n_critic_updates} fits the value head, which baseline={baseline!r} does not use. "
+            "Set baseline='value' (or bootstrap_truncated=True), or n_critic_updates=None."
+        )
+    if batch_size is not None and not _is_int(batch_size, 1):
+        raise ValueError(f"batch_size must be None (full batch) or an integer >= 1, got {batch_size!r}.")
+    if (
+        vf_learning_rate is not None
+        and not callable(vf_learning_rate)
+        and not (_is_number(vf_learning_rate) and vf_learning_rate > 0)
+    ):
+        raise ValueError(
+            f"vf_learning_rate must be None (learning_rate), a float > 0 or a schedule, got {vf_learning_rate!r}."
+        )
+
+
+FLAGS = ("reward_to_go", "discount_weighting", "normalize_advantage", "bootstrap_truncated", "stale_correction", "use_sde")
+
+
+def check_arguments(arguments: dict[str, Any]) -> None:
+    """
+    Raise a ``ValueError`` that names the argument and its valid range for every invalid constructor argument.
+
+    :param arguments: REINFORCE's constructor arguments, by name
+    """
+    learning_rate, n_steps, n_episodes, gamma = (arguments[k] for k in ("learning_rate", "n_steps", "n_episodes", "gamma"))
+    baseline, ent_coef, vf_coef, max_grad_norm = (arguments[k] for k in ("baseline", "ent_coef", "vf_coef", "max_grad_norm"))
+    reward_to_go, discount_weighting, chunk_size = (
+        arguments["reward_to_go"],
+        arguments["discount_weighting"],
+        arguments["chunk_size"],
+    )
+    sde_sample_freq, stats_window_size = arguments["sde_sample_freq"], arguments["stats_window_size"]
+    rollout_buffer_class, rollout_buffer_kwargs = arguments["rollout_buffer_class"], arguments["rollout_buffer_kwargs"]
+    flags = {name: arguments[name] for name in FLAGS}
     _check_flags(flags)
     if not callable(learning_rate) and not (_is_number(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a float > 0 or a schedule (callable), got {learning_rate!r}.")
@@ -88,6 +123,13 @@ def check_arguments(
             "reward_to_go=False is unbiased for the discounted objective without the weighting (and biased with it). "
             "Set discount_weighting=False, or reward_to_go=True."
         )
+    _check_critic(
+        arguments["n_critic_updates"],
+        arguments["batch_size"],
+        arguments["vf_learning_rate"],
+        baseline == "value" or arguments["bootstrap_truncated"],
+        baseline,
+    )
     if chunk_size is not None and not _is_int(chunk_size, 1):
         raise ValueError(f"chunk_size must be None (automatic) or an integer >= 1 (steps per pass), got {chunk_size!r}.")
     if not (sde_sample_freq == -1 or _is_int(sde_sample_freq, 1)):

@@ -11,18 +11,19 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import explained_variance, obs_as_tensor
+from stable_baselines3.common.utils import explained_variance, get_schedule_fn, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
 from sb3_reinforce.reinforce.checks import check_action_space, check_arguments, check_finite, reject_unknown_arguments
+from sb3_reinforce.reinforce.critic import SeparateCritic, add_terminal_values, predict_values
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 # Float32 observations per pass of the update when chunk_size is None
-AUTO_CHUNK_BYTES = 64 * 2**20
+AUTO_CHUNK_BYTES = 4 * 2**20
 
 
 class REINFORCE(OnPolicyAlgorithm):
@@ -50,38 +51,31 @@ class REINFORCE(OnPolicyAlgorithm):
     :param gamma: Discount factor, in [0, 1]
     :param reward_to_go: If True, step t uses the reward-to-go :math:`G_t = \\sum_{k \\ge t} \\gamma^{k-t} r_k`;
         if False, every step of an episode uses the whole discounted return :math:`R(\\tau) = G_0`.
-    :param baseline: What is subtracted from the return: ``None`` (pure REINFORCE; the value head is neither
-        trained nor used), ``"value"`` (the policy's value head :math:`V(s_t)`, trained by regression on the
-        Monte Carlo returns :math:`G_t`, weighted by ``vf_coef``), ``"mean"`` (the mean return of the batch;
-        no critic) or ``"leave_one_out"`` (for each episode, the mean return of the *other* episodes of the batch;
-        no critic; unbiased)
-    :param discount_weighting: If True, step t's term is multiplied by :math:`\\gamma^t`, t counted from the
-        start of its episode (Sutton & Barto's REINFORCE): with ``reward_to_go=True`` the estimate is then unbiased
-        for the discounted objective :math:`J_\\gamma`; if False (the usual practice), it is biased for gamma < 1.
-        Only allowed with ``reward_to_go=True``: the whole return is already unbiased without it.
+    :param baseline: What is subtracted from the return: ``None`` (the value head is neither trained nor used),
+        ``"value"`` (the value head :math:`V(s_t)`, regressed on :math:`G_t`), ``"mean"`` (the batch's mean return)
+        or ``"leave_one_out"`` (for each episode, the mean return of the *other* episodes of the batch)
+    :param discount_weighting: If True, step t's term is multiplied by :math:`\\gamma^t`, t counted from the start
+        of its episode (Sutton & Barto): unbiased for the discounted objective. Needs ``reward_to_go=True``.
     :param normalize_advantage: Whether to normalize :math:`\\Psi_t` over the batch (zero mean, unit std)
     :param ent_coef: Entropy coefficient for the loss calculation, >= 0
-    :param vf_coef: Value function coefficient for the loss calculation, >= 0 (used when the value head is
-        trained: with ``baseline="value"`` or ``bootstrap_truncated=True``)
+    :param vf_coef: Weight of the value loss when the value head is fitted jointly with the policy, >= 0
     :param max_grad_norm: The maximum value for the gradient clipping, > 0 (``float("inf")`` disables clipping).
-        It clips the gradient of the whole loss, policy and value head together: when the returns are large, the
-        value loss can take nearly all of it (README, *Troubleshooting*); lower ``vf_coef`` or raise this then.
+        Fitted jointly, the policy and value head share one clipped gradient (docs/reinforce.md, *Troubleshooting*)
     :param bootstrap_truncated: If True, add :math:`\\gamma V(s_T)` to the last reward of an episode cut by a
-        time limit (``TimeLimit.truncated``). The value head is then trained on the Monte Carlo returns whatever
-        the baseline (with ``baseline="value"`` it is also the baseline). Default False: episodes truncated by a
-        time limit end there, with no bootstrapping.
-    :param stale_correction: Steps carried over from an earlier rollout were collected under an older policy.
-        If True, their score term is weighted by the truncated importance ratio
-        :math:`\\min(1, \\pi_\\theta(a_t|s_t) / \\pi_{old}(a_t|s_t))`. Steps of the current rollout have a ratio
-        of exactly 1 and are unaffected.
-    :param use_sde: Whether to use generalized State Dependent Exploration (gSDE)
-        instead of action noise exploration (default: False)
-    :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE
-        Default: -1 (only sample at the beginning of the rollout)
-    :param chunk_size: Steps per forward and backward pass of the update. The update is one gradient step over the
-        whole batch, accumulated over chunks (the same step up to float rounding), so that memory is bounded by the
-        chunk, not by the batch. ``None``: as many steps as fit 64 MiB of float32 observations (the whole batch for
-        small observations).
+        time limit (``TimeLimit.truncated``); the value head is then trained whatever the baseline.
+    :param stale_correction: If True, the score term of a step collected under an older policy (carried over from
+        an earlier rollout) is weighted by :math:`\\min(1, \\pi_\\theta(a_t|s_t) / \\pi_{old}(a_t|s_t))`.
+    :param use_sde: Whether to use generalized State Dependent Exploration (gSDE) instead of action noise exploration
+    :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE (-1: at the start of each rollout)
+    :param n_critic_updates: None: the value head is fitted jointly with the policy (one loss, one clipped
+        gradient, as in A2C). An integer: it is fitted apart after the policy's step, with this many passes over the
+        batch, an optimizer and a gradient clipping of its own (``vf_coef`` unused; see ``reinforce/critic.py``)
+    :param batch_size: With ``n_critic_updates``: steps per minibatch of the critic's fit (shuffled), or None for
+        one full-batch step per pass
+    :param vf_learning_rate: With ``n_critic_updates``: the critic's learning rate (a float or a schedule); None
+        uses ``learning_rate``
+    :param chunk_size: Steps per forward and backward pass: the update's gradient is accumulated over chunks, so
+        memory is bounded by the chunk. ``None``: as many steps as fit 4 MiB of float32 observations.
     :param rollout_buffer_class: Rollout buffer class to use: ``EpisodicRolloutBuffer`` or a subclass of it.
         If ``None``, ``EpisodicRolloutBuffer``.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation,
@@ -124,6 +118,9 @@ class REINFORCE(OnPolicyAlgorithm):
         max_grad_norm: float = 0.5,
         bootstrap_truncated: bool = False,
         stale_correction: bool = True,
+        n_critic_updates: int | None = None,
+        batch_size: int | None = None,
+        vf_learning_rate: float | Schedule | None = None,
         chunk_size: int | None = None,
         use_sde: bool = False,
         sde_sample_freq: int = -1,
@@ -139,19 +136,7 @@ class REINFORCE(OnPolicyAlgorithm):
         **kwargs: Any,
     ):
         reject_unknown_arguments(type(self).__name__, kwargs)
-        flags = dict(
-            reward_to_go=reward_to_go,
-            discount_weighting=discount_weighting,
-            normalize_advantage=normalize_advantage,
-            bootstrap_truncated=bootstrap_truncated,
-            stale_correction=stale_correction,
-            use_sde=use_sde,
-        )
-        check_arguments(
-            learning_rate, n_steps, n_episodes, gamma, baseline, ent_coef, vf_coef, max_grad_norm, reward_to_go,
-            discount_weighting, chunk_size, sde_sample_freq, stats_window_size, rollout_buffer_class,
-            rollout_buffer_kwargs, flags,
-        )  # fmt: skip
+        check_arguments({name: value for name, value in locals().items() if name not in ("self", "policy", "env", "kwargs")})
         super().__init__(
             policy,
             env,
@@ -182,6 +167,9 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
         self.stale_correction = stale_correction
+        self.n_critic_updates = n_critic_updates
+        self.batch_size = batch_size
+        self.vf_learning_rate = vf_learning_rate
         self.chunk_size = chunk_size
         # Saved with the model: lets load() tell a REINFORCE file from another algorithm's, and a newer format
         self.sb3_reinforce_save_format = SAVE_FORMAT
@@ -192,6 +180,19 @@ class REINFORCE(OnPolicyAlgorithm):
     def _setup_model(self) -> None:
         check_action_space(self.action_space)
         super()._setup_model()
+        self.critic: SeparateCritic | None = None
+        if self.n_critic_updates is not None:
+            lr_schedule = self.lr_schedule if self.vf_learning_rate is None else get_schedule_fn(self.vf_learning_rate)
+            self.critic = SeparateCritic(
+                self.policy, self.n_critic_updates, self.batch_size, lr_schedule, self.max_grad_norm, self.steps_per_pass
+            )
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "critic"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, tensors = super()._get_torch_save_params()
+        return [*state_dicts, "critic.optimizer"] if self.critic is not None else state_dicts, tensors
 
     @property
     def _uses_value(self) -> bool:
@@ -201,13 +202,9 @@ class REINFORCE(OnPolicyAlgorithm):
     @property
     def policy_loss_divisor(self) -> int:
         """
-        N in the policy loss :math:`-\\frac{1}{N} \\sum_{\\tau} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t`: ``n_episodes``
-        if it is set (the loss is then per episode), else ``n_steps * n_envs``, the number of steps a rollout
-        collects (the loss is then per step).
-
-        It is a constant on purpose. A batch's own count of steps (or episodes) depends on which episodes ended in
-        it: dividing by it would shrink the terms of the long episodes that inflate it, and bias the expected
-        update away from the policy gradient (towards short episodes; ``tests/test_exact_gradient.py``).
+        N in the policy loss :math:`-\\frac{1}{N} \\sum_{\\tau} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t`: ``n_episodes`` if set,
+        else ``n_steps * n_envs``. A constant on purpose: the batch's own size grows with its long episodes, and
+        dividing by it would bias the update towards short episodes (``tests/test_exact_gradient.py``).
         """
         if self.n_episodes is not None:
             return self.n_episodes
@@ -234,8 +231,7 @@ class REINFORCE(OnPolicyAlgorithm):
         a callback loses nothing.
 
         :param env: The training environment
-        :param callback: Callback that will be called at each step
-            (and at the beginning and end of the rollout)
+        :param callback: Callback that will be called at each step (and at the beginning and end of the rollout)
         :param rollout_buffer: Buffer to fill with rollouts (an ``EpisodicRolloutBuffer``)
         :param n_rollout_steps: Number of experiences to collect per environment
         :return: True if the rollout completed, False if a callback stopped it.
@@ -279,16 +275,7 @@ class REINFORCE(OnPolicyAlgorithm):
             check_finite(rewards, new_obs)
 
             if self.bootstrap_truncated:
-                for idx, done in enumerate(dones):
-                    if (
-                        done
-                        and infos[idx].get("terminal_observation") is not None
-                        and infos[idx].get("TimeLimit.truncated", False)
-                    ):
-                        terminal_obs = self.policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
-                        with th.no_grad():
-                            terminal_value = self.policy.predict_values(terminal_obs)[0]  # type: ignore[arg-type]
-                        rewards[idx] += self.gamma * terminal_value.item()
+                add_terminal_values(self.policy, rewards, dones, infos, self.gamma)
 
             rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, log_probs, done=dones)  # type: ignore[arg-type]
             self._last_obs = new_obs  # type: ignore[assignment]
@@ -334,24 +321,19 @@ class REINFORCE(OnPolicyAlgorithm):
     def _update(self, buffer: EpisodicRolloutBuffer) -> None:
         batch = buffer.batch
         # V(s_t) by the value head *before* this batch's update: a baseline fitted on its own returns would be biased
-        values = self._predict_values(buffer) if self._uses_value else None
+        values = predict_values(self.policy, buffer, self.steps_per_pass) if self._uses_value else None
         # Psi_t: G_t or R(tau), minus the baseline, times gamma^t if asked
         psi = advantages(
-            batch["returns"],
-            batch["episode_returns"],
-            batch["episode_steps"],
-            batch["episode_ids"],
-            self.gamma,
-            reward_to_go=self.reward_to_go,
-            baseline=self.baseline,
-            values=values,
-            discount_weighting=self.discount_weighting,
-        )
+            batch["returns"], batch["episode_returns"], batch["episode_steps"], batch["episode_ids"],
+            self.gamma, self.reward_to_go, self.baseline, values, self.discount_weighting,
+        )  # fmt: skip
         psi_raw = psi
         if self.normalize_advantage and len(psi) > 1:
             psi = (psi - psi.mean()) / (psi.std() + 1e-8)
 
         n_batch = buffer.batch_steps
+        # The value head is fitted in the policy's step (weighted by vf_coef), or apart after it (n_critic_updates)
+        joint_value = values is not None and self.critic is None
         policy_loss = entropy_loss = value_loss = th.zeros((), device=self.device)
         self.policy.optimizer.zero_grad()
         start = 0
@@ -360,7 +342,11 @@ class REINFORCE(OnPolicyAlgorithm):
             if isinstance(self.action_space, spaces.Discrete):
                 # Convert discrete action from float to long
                 actions = actions.long().flatten()
-            chunk_values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
+            if joint_value:
+                chunk_values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
+            else:
+                distribution = self.policy.get_distribution(chunk.observations)  # type: ignore[arg-type]
+                log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
             weights = psi[start : start + len(actions)]
             start += len(actions)
             if self.stale_correction and chunk.stale.any():
@@ -372,7 +358,7 @@ class REINFORCE(OnPolicyAlgorithm):
             # Entropy loss favors exploration (approximated by -log_prob when there is no analytical form)
             chunk_entropy_loss = (log_prob if entropy is None else -entropy).sum() / n_batch
             loss = chunk_policy_loss + self.ent_coef * chunk_entropy_loss
-            if values is not None:
+            if joint_value:
                 # Regress the value head on the Monte Carlo reward-to-go
                 chunk_value_loss = ((chunk.returns - chunk_values.flatten()) ** 2).sum() / n_batch
                 loss = loss + self.vf_coef * chunk_value_loss
@@ -385,6 +371,10 @@ class REINFORCE(OnPolicyAlgorithm):
         grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
         self.policy.optimizer.step()
         self._n_updates += 1
+        if self.critic is not None:
+            critic_loss, critic_lr = self.critic.fit(buffer, self._current_progress_remaining)
+            value_loss = th.tensor(critic_loss)
+            self.logger.record("train/vf_learning_rate", critic_lr)
 
         returns = batch["returns"] if self.reward_to_go else batch["episode_returns"]
         self.logger.record("train/policy_loss", policy_loss.item())
@@ -399,13 +389,6 @@ class REINFORCE(OnPolicyAlgorithm):
             self.logger.record(
                 "train/explained_variance", explained_variance(values.cpu().numpy(), batch["returns"].cpu().numpy())
             )
-
-    def _predict_values(self, buffer: EpisodicRolloutBuffer) -> th.Tensor:
-        """:math:`V(s_t)` for every step of the batch, without gradient."""
-        with th.no_grad():
-            return th.cat(
-                [self.policy.predict_values(chunk.observations).flatten() for chunk in buffer.get(self.steps_per_pass)]
-            )  # type: ignore[arg-type]
 
     @classmethod
     def load(  # type: ignore[override]

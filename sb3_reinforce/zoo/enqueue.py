@@ -35,6 +35,8 @@ SAMPLED_NAMES = {
     "ent_coef",
     "vf_coef",
     "max_grad_norm",
+    "critic_updates",
+    "critic_learning_rate",
     "net_arch",
     "activation_fn",
 }

@@ -31,6 +31,9 @@ ACTIVATION_FNS: dict[str, type[nn.Module]] = {
 #: maps it (and "none", which older versions stored) back to ``None``.
 BASELINE_CHOICES: tuple[str, ...] = ("null", "value", "mean", "leave_one_out")
 
+#: Steps of the critic fitted apart per update (``n_critic_updates``); 0: fitted jointly with the policy
+CRITIC_UPDATES: tuple[int, ...] = (0, 1, 5, 20, 80)
+
 #: What the stored value of ``baseline`` may be for ``baseline=None``
 NO_BASELINE = ("null", "none", None)
 
@@ -58,6 +61,13 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if "baseline" in hyperparams and hyperparams["baseline"] in NO_BASELINE:
         hyperparams["baseline"] = None
 
+    # The critic fitted apart (n_critic_updates) applies to the value baseline only; 0 updates: fitted jointly
+    critic_updates = hyperparams.pop("critic_updates", 0)
+    critic_learning_rate = hyperparams.pop("critic_learning_rate", None)
+    if critic_updates and hyperparams.get("baseline") == "value":
+        hyperparams["n_critic_updates"] = int(critic_updates)
+        hyperparams["vf_learning_rate"] = critic_learning_rate
+
     policy_kwargs: dict[str, Any] = {}
     if "net_arch" in hyperparams:
         net_arch = hyperparams.pop("net_arch")
@@ -84,7 +94,8 @@ def sample_reinforce_params(
 
     It samples the learning rate (log scale), the rollout length ``n_steps`` (a power of 2, per env),
     the discount through ``one_minus_gamma`` (log scale), the baseline, advantage normalization, the
-    entropy and value coefficients, gradient clipping and the network (size and activation).
+    entropy and value coefficients, gradient clipping, the critic (with ``baseline="value"``: fitted jointly, or apart
+    with ``critic_updates`` full-batch steps at ``critic_learning_rate``) and the network (size and activation).
     ``vf_coef`` is sampled for every trial so that the search space does not depend on the baseline,
     but it only has an effect when the value head is trained (``baseline="value"`` or ``bootstrap_truncated``).
     ``vf_coef`` (down to 1e-3) and ``max_grad_norm`` (up to 100) reach further than in the Zoo's samplers:
@@ -110,6 +121,9 @@ def sample_reinforce_params(
     ent_coef = trial.suggest_float("ent_coef", 1e-8, 0.1, log=True)
     vf_coef = trial.suggest_float("vf_coef", 1e-3, 1.0, log=True)
     max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 100.0, log=True)
+    # With baseline="value": the critic fitted jointly (0) or apart, with this many full-batch steps and its own rate
+    critic_updates = trial.suggest_categorical("critic_updates", CRITIC_UPDATES)
+    critic_learning_rate = trial.suggest_float("critic_learning_rate", 1e-4, 1e-2, log=True)
     net_arch = trial.suggest_categorical("net_arch", list(NET_ARCHS))
     activation_fn = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
 
@@ -123,6 +137,8 @@ def sample_reinforce_params(
             "ent_coef": ent_coef,
             "vf_coef": vf_coef,
             "max_grad_norm": max_grad_norm,
+            "critic_updates": critic_updates,
+            "critic_learning_rate": critic_learning_rate,
             "net_arch": net_arch,
             "activation_fn": activation_fn,
         }
@@ -132,6 +148,9 @@ def sample_reinforce_params(
     trial.set_user_attr("gamma", hyperparams["gamma"])
     trial.set_user_attr("n_steps", hyperparams["n_steps"])
     trial.set_user_attr("policy_kwargs", policy_kwargs_string(net_arch, activation_fn))
+    if "n_critic_updates" in hyperparams:
+        trial.set_user_attr("n_critic_updates", hyperparams["n_critic_updates"])
+        trial.set_user_attr("vf_learning_rate", hyperparams["vf_learning_rate"])
     return hyperparams
 
 

@@ -1,0 +1,95 @@
+"""
+The value head of REINFORCE: its predictions for the baseline and for bootstrapping time limits, and its fit apart
+from the policy (``n_critic_updates``).
+
+Fitted jointly (SB3's way: one loss, one clipped gradient), the value loss, whose gradient grows with the scale of
+the returns, takes nearly all of the clipped norm and leaves the policy almost nothing (benchmarks/notes.md,
+LunarLander-v3: value gradient norm 280-400 against 0.03-0.1 for the policy). Fitted apart, with an optimizer and a
+clipping of its own, it cannot starve the policy, whatever the reward scale (the names follow sb3-contrib's TRPO).
+"""
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
+
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+
+# Modules that only the value head uses (a features extractor shared with the actor is not one of them)
+CRITIC_MODULES = ("value_net.", "mlp_extractor.value_net.", "vf_features_extractor.")
+
+
+def predict_values(policy: ActorCriticPolicy, buffer: EpisodicRolloutBuffer, chunk_size: int) -> th.Tensor:
+    """:math:`V(s_t)` for every step of the buffer's batch, without gradient, ``chunk_size`` steps at a time."""
+    with th.no_grad():
+        return th.cat([policy.predict_values(chunk.observations).flatten() for chunk in buffer.get(chunk_size)])  # type: ignore[arg-type]
+
+
+def add_terminal_values(policy: ActorCriticPolicy, rewards: np.ndarray, dones: np.ndarray, infos: list, gamma: float) -> None:
+    """Add :math:`\\gamma V(s_T)` to the reward of each step that ended an episode by a time limit (in place)."""
+    for idx, done in enumerate(dones):
+        if done and infos[idx].get("terminal_observation") is not None and infos[idx].get("TimeLimit.truncated", False):
+            terminal_obs = policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
+            with th.no_grad():
+                rewards[idx] += gamma * policy.predict_values(terminal_obs)[0].item()  # type: ignore[arg-type]
+
+
+class SeparateCritic:
+    """
+    Fits the value head on the Monte Carlo returns :math:`G_t` of a batch, after the policy's step: ``n_updates``
+    passes over the batch in shuffled minibatches of ``batch_size`` steps (the whole batch, accumulated over chunks,
+    if None), each an MSE step of its own optimizer (the policy's optimizer class and kwargs) with its own gradient
+    clipping.
+
+    :param policy: the policy whose value head is fitted
+    :param n_updates: passes over the batch per update
+    :param batch_size: steps per minibatch, or None for one full-batch step per pass
+    :param lr_schedule: learning rate of the critic's optimizer, a function of the progress remaining
+    :param max_grad_norm: clipping of the critic's gradient norm
+    :param chunk_size: steps per forward and backward pass of a full-batch step
+    """
+
+    def __init__(
+        self,
+        policy: ActorCriticPolicy,
+        n_updates: int,
+        batch_size: int | None,
+        lr_schedule: Schedule,
+        max_grad_norm: float,
+        chunk_size: int,
+    ):
+        self.policy, self.n_updates, self.batch_size = policy, n_updates, batch_size
+        self.lr_schedule, self.max_grad_norm, self.chunk_size = lr_schedule, max_grad_norm, chunk_size
+        self.parameters = [param for name, param in policy.named_parameters() if name.startswith(CRITIC_MODULES)]
+        self.optimizer = policy.optimizer_class(self.parameters, lr=lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
+
+    def fit(self, buffer: EpisodicRolloutBuffer, progress_remaining: float) -> tuple[float, float]:
+        """
+        :param buffer: holds the batch
+        :param progress_remaining: from 1 to 0, for the learning rate schedule
+        :return: the mean minibatch loss, and the learning rate used
+        """
+        learning_rate = self.lr_schedule(progress_remaining)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        n_batch, losses = buffer.batch_steps, []
+        for _ in range(self.n_updates):
+            if self.batch_size is None:
+                minibatches: list = [buffer.get(self.chunk_size)]
+            else:
+                order = np.random.permutation(n_batch)
+                starts = range(0, n_batch, self.batch_size)
+                minibatches = [[buffer._get_samples(np.sort(order[i : i + self.batch_size]))] for i in starts]
+            for chunks in minibatches:
+                self.optimizer.zero_grad()
+                loss = th.zeros((), device=self.policy.device)
+                size = n_batch if self.batch_size is None else None
+                for chunk in chunks:
+                    values = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
+                    chunk_loss = ((chunk.returns - values) ** 2).sum() / (size or len(values))
+                    chunk_loss.backward()
+                    loss = loss + chunk_loss.detach()
+                th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
+                self.optimizer.step()
+                losses.append(loss.item())
+        return float(np.mean(losses)), learning_rate
