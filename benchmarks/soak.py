@@ -1,32 +1,39 @@
 """
-Soak test: train REINFORCE for a long run and record the process's memory (RSS) every ``--every`` steps.
+Memory of REINFORCE: a long soak on CartPole-v1, and the peak for long episodes of image observations.
 
 Usage::
 
     python benchmarks/soak.py --vec-env dummy --timesteps 1000000 --output benchmarks/soak_dummy.json
     python benchmarks/soak.py --vec-env subproc --timesteps 1000000 --output benchmarks/soak_subproc.json
+    python benchmarks/soak.py --memory --output benchmarks/memory.json
 
-CartPole-v1, 8 envs, REINFORCE defaults. It reports the RSS growth after warm-up (from the first record after
-``--warmup`` steps to the end; the goal is below 5%), the largest carried-over buffer (rows allocated and
-steps pending), and, for SubprocVecEnv, the worker processes still alive after ``env.close()`` and after an
-exception raised in the middle of ``learn()`` (both must be 0).
+Soak: CartPole-v1, 8 envs, REINFORCE defaults. It reports the RSS growth after warm-up (from the first record after
+``--warmup`` steps to the end; the goal is below 5%), the largest carried-over buffer (bytes held and steps
+pending), and, for SubprocVecEnv, the worker processes still alive after ``env.close()`` and after an exception
+raised in the middle of ``learn()`` (both must be 0).
+
+``--memory``: an env of 84x84x1 ``uint8`` observations (7 KB each), ``Discrete(4)`` actions and episodes of L steps;
+8 envs, ``n_steps=128``, ``learn(8 L + 2048)``, with MlpPolicy (``net_arch=[32]``) and CnnPolicy, REINFORCE and A2C
+each in a fresh process. It reports each peak RSS, the raw bytes of one batch of episodes (8 L observations), and
+whether REINFORCE's peak is within A2C's peak plus twice those bytes.
 """
 
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import time
 
+import gymnasium as gym
+import numpy as np
 import psutil
-import stable_baselines3
 import torch as th
+from common import dirty_files, git_commit, run_isolated, system_info
+from gymnasium import spaces
+from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-import sb3_reinforce
 from sb3_reinforce import REINFORCE
 
 
@@ -54,7 +61,7 @@ class MemoryRecorder(BaseCallback):
                 {
                     "steps": self.num_timesteps,
                     "rss_mib": round(self._rss_mib(), 1),
-                    "buffer_rows": buffer.buffer_size,
+                    "held_mib": round(buffer.held_bytes / 2**20, 1),
                     "pending_steps": buffer.n_pending,
                     "elapsed_s": round(time.time() - self.start, 1),
                 }
@@ -86,15 +93,71 @@ def leaked_after_exception() -> int:
     return len(multiprocessing.active_children())
 
 
+class ImageEpisodes(gym.Env):
+    """84x84x1 uint8 observations, 4 actions, episodes of ``length`` steps, reward 1 for action 0."""
+
+    def __init__(self, length: int):
+        super().__init__()
+        self.length, self.t = length, 0
+        self.observation_space = spaces.Box(0, 255, (84, 84, 1), np.uint8)
+        self.action_space = spaces.Discrete(4)
+        self.frame = np.random.default_rng(0).integers(0, 256, (84, 84, 1), dtype=np.uint8)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.frame, {}
+
+    def step(self, action):
+        self.t += 1
+        return self.frame, float(action == 0), self.t >= self.length, False, {}
+
+
+def image_run(algo: str, policy: str, length: int) -> None:
+    """Train ``algo`` on :class:`ImageEpisodes` (its peak RSS is measured by ``run_isolated``)."""
+    th.set_num_threads(1)
+    env = make_vec_env(lambda: ImageEpisodes(length), n_envs=8, seed=0)
+    policy_kwargs = dict(net_arch=[32]) if policy == "MlpPolicy" else {}
+    model_cls = REINFORCE if algo == "reinforce" else A2C
+    model_cls(policy, env, n_steps=128, policy_kwargs=policy_kwargs, seed=0, device="cpu").learn(8 * length + 2048)
+
+
+def memory(lengths: list[int]) -> dict:
+    rows = []
+    for policy in ("MlpPolicy", "CnnPolicy"):
+        for length in lengths:
+            row: dict = {"policy": policy, "L": length, "batch_obs_mib": round(8 * length * 84 * 84 / 2**20, 1)}
+            for algo in ("a2c", "reinforce"):
+                row[f"{algo}_peak_rss_mib"] = round(run_isolated(image_run, algo, policy, length)[1])
+            row["reinforce_minus_a2c_mib"] = row["reinforce_peak_rss_mib"] - row["a2c_peak_rss_mib"]
+            row["within_a2c_plus_2x_batch"] = row["reinforce_minus_a2c_mib"] <= 2 * row["batch_obs_mib"]
+            print(row, flush=True)
+            rows.append(row)
+    return {
+        "command": "python benchmarks/soak.py --memory --lengths " + " ".join(map(str, lengths)),
+        "runs": rows,
+        "all_within_target": all(row["within_a2c_plus_2x_batch"] for row in rows),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vec-env", choices=["dummy", "subproc"], default="dummy")
     parser.add_argument("--timesteps", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=50_000)
     parser.add_argument("--warmup", type=int, default=200_000)
+    parser.add_argument("--memory", action="store_true", help="the image-episode memory benchmark instead")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1_000, 4_000, 8_000])
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     th.set_num_threads(1)
+    if args.memory:
+        result = {"commit": git_commit(), "dirty_files": dirty_files(), "system": system_info(), **memory(args.lengths)}
+        print(json.dumps(result, indent=2))
+        if args.output:
+            with open(args.output, "w") as file:
+                json.dump(result, file, indent=2)
+        return
 
     vec_env_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
     env = make_vec_env("CartPole-v1", n_envs=8, seed=0, vec_env_cls=vec_env_cls)
@@ -110,15 +173,11 @@ def main() -> None:
     result = {
         "command": f"python benchmarks/soak.py --vec-env {args.vec_env} --timesteps {args.timesteps} "
         f"--every {args.every} --warmup {args.warmup}",
-        "versions": {
-            "sb3_reinforce": sb3_reinforce.__version__,
-            "stable_baselines3": stable_baselines3.__version__,
-            "torch": th.__version__,
-            "python": platform.python_version(),
-        },
-        "hardware": f"{platform.machine()}, {os.cpu_count()} cores",
+        "commit": git_commit(),
+        "dirty_files": dirty_files(),
+        "system": system_info(),
         "rss_growth_after_warmup_percent": round(100 * growth, 2),
-        "max_buffer_rows": max(record["buffer_rows"] for record in recorder.records),
+        "max_held_mib": max(record["held_mib"] for record in recorder.records),
         "max_pending_steps": max(record["pending_steps"] for record in recorder.records),
         "leaked_processes_after_close": leaked_after_close,
         "records": recorder.records,

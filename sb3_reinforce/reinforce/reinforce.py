@@ -22,8 +22,8 @@ from sb3_reinforce.reinforce.critic import SeparateCritic, add_terminal_values, 
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
-# Float32 observations per pass of the update when chunk_size is None
-AUTO_CHUNK_BYTES = 4 * 2**20
+# When chunk_size is None: steps per pass of the update, at most, and bytes of their float32 observations, at most
+AUTO_CHUNK_STEPS, AUTO_CHUNK_BYTES = 8192, 4 * 2**20
 
 
 class REINFORCE(OnPolicyAlgorithm):
@@ -75,7 +75,7 @@ class REINFORCE(OnPolicyAlgorithm):
     :param vf_learning_rate: With ``n_critic_updates``: the critic's learning rate (a float or a schedule); None
         uses ``learning_rate``
     :param chunk_size: Steps per forward and backward pass: the update's gradient is accumulated over chunks, so
-        memory is bounded by the chunk. ``None``: as many steps as fit 4 MiB of float32 observations.
+        memory is bounded by the chunk. ``None``: up to 8192 steps, and as many as fit 4 MiB of float32 observations.
     :param rollout_buffer_class: Rollout buffer class to use: ``EpisodicRolloutBuffer`` or a subclass of it.
         If ``None``, ``EpisodicRolloutBuffer``.
     :param rollout_buffer_kwargs: Keyword arguments to pass to the rollout buffer on creation,
@@ -215,7 +215,7 @@ class REINFORCE(OnPolicyAlgorithm):
         """Steps per forward and backward pass of the update: ``chunk_size``, or what fits ``AUTO_CHUNK_BYTES``."""
         if self.chunk_size is not None:
             return self.chunk_size
-        return max(1, AUTO_CHUNK_BYTES // (4 * get_flattened_obs_dim(self.observation_space)))
+        return max(1, min(AUTO_CHUNK_STEPS, AUTO_CHUNK_BYTES // (4 * get_flattened_obs_dim(self.observation_space))))
 
     def collect_rollouts(
         self,
