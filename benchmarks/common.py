@@ -20,6 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RUNS_DIR = BENCH_DIR / "runs"
@@ -251,6 +255,32 @@ def provenance_issues(record: dict[str, Any] | None, done: dict[str, Any], curre
     if record.get("entry_sha256") != current_entry:
         issues.append("hyperparameter entry differs from this tree")
     return issues
+
+
+class FixedLengthEnv(gym.Env):
+    """
+    Episodes of exactly ``length`` steps (never ending if None), reward 1 per step, one constant observation.
+
+    :param length: steps per episode, or None
+    :param observation_space: the observation space (its observation is all zeros)
+    :param n_actions: size of the ``Discrete`` action space
+    """
+
+    def __init__(self, length: int | None, observation_space: spaces.Box | None = None, n_actions: int = 2):
+        super().__init__()
+        self.length, self.t = length, 0
+        self.observation_space = observation_space or spaces.Box(-1, 1, (4,), np.float32)
+        self.action_space = spaces.Discrete(n_actions)
+        self.obs = np.zeros(self.observation_space.shape, dtype=self.observation_space.dtype)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return self.obs, {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        return self.obs, 1.0, self.length is not None and self.t >= self.length, False, {}
 
 
 def _call_and_measure(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:

@@ -23,11 +23,10 @@ import json
 import multiprocessing
 import time
 
-import gymnasium as gym
 import numpy as np
 import psutil
 import torch as th
-from common import dirty_files, git_commit, run_isolated, system_info
+from common import FixedLengthEnv, dirty_files, git_commit, run_isolated, system_info
 from gymnasium import spaces
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
@@ -93,30 +92,11 @@ def leaked_after_exception() -> int:
     return len(multiprocessing.active_children())
 
 
-class ImageEpisodes(gym.Env):
-    """84x84x1 uint8 observations, 4 actions, episodes of ``length`` steps, reward 1 for action 0."""
-
-    def __init__(self, length: int):
-        super().__init__()
-        self.length, self.t = length, 0
-        self.observation_space = spaces.Box(0, 255, (84, 84, 1), np.uint8)
-        self.action_space = spaces.Discrete(4)
-        self.frame = np.random.default_rng(0).integers(0, 256, (84, 84, 1), dtype=np.uint8)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self.frame, {}
-
-    def step(self, action):
-        self.t += 1
-        return self.frame, float(action == 0), self.t >= self.length, False, {}
-
-
 def image_run(algo: str, policy: str, length: int) -> None:
-    """Train ``algo`` on :class:`ImageEpisodes` (its peak RSS is measured by ``run_isolated``)."""
+    """Train ``algo`` on episodes of ``length`` 84x84x1 frames (its peak RSS is measured by ``run_isolated``)."""
     th.set_num_threads(1)
-    env = make_vec_env(lambda: ImageEpisodes(length), n_envs=8, seed=0)
+    image = spaces.Box(0, 255, (84, 84, 1), np.uint8)
+    env = make_vec_env(lambda: FixedLengthEnv(length, image, n_actions=4), n_envs=8, seed=0)
     policy_kwargs = dict(net_arch=[32]) if policy == "MlpPolicy" else {}
     model_cls = REINFORCE if algo == "reinforce" else A2C
     model_cls(policy, env, n_steps=128, policy_kwargs=policy_kwargs, seed=0, device="cpu").learn(8 * length + 2048)

@@ -23,11 +23,9 @@ import json
 import statistics
 import time
 
-import gymnasium as gym
 import numpy as np
 import torch as th
-from common import dirty_files, git_commit, run_isolated, system_info
-from gymnasium import spaces
+from common import FixedLengthEnv, dirty_files, git_commit, run_isolated, system_info
 from stable_baselines3 import A2C
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -45,27 +43,6 @@ class REINFORCERolloutOnly(REINFORCE):
 
 
 VARIANTS = {"a2c": A2C, "ceiling": A2CRolloutOnly, "reinforce": REINFORCE, "reinforce_rollout": REINFORCERolloutOnly}
-
-
-class FixedLengthEnv(gym.Env):
-    """Episodes of exactly ``length`` steps (never ending if None), reward 1 per step."""
-
-    def __init__(self, length: int | None):
-        super().__init__()
-        self.length = length
-        self.observation_space = spaces.Box(-1, 1, (4,), np.float32)
-        self.action_space = spaces.Discrete(2)
-        self.t = 0
-        self.obs = np.zeros(4, dtype=np.float32)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self.obs, {}
-
-    def step(self, action):
-        self.t += 1
-        return self.obs, 1.0, self.length is not None and self.t >= self.length, False, {}
 
 
 def steps_per_second(algo: str, env_id: str | None, length: int | None, n_envs: int, n_steps: int, steps: int) -> float:

@@ -114,18 +114,26 @@ def test_reinforce_file_loaded_by_a2c(tmp_path) -> None:
         model.learn(16)
 
 
-def test_load_unknown_zip(tmp_path) -> None:
-    """An SB3 zip whose algorithm cannot be told: the error says it is not REINFORCE's and what it holds."""
-    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
-    with zipfile.ZipFile(tmp_path / "ok.zip") as source, zipfile.ZipFile(tmp_path / "other.zip", "w") as target:
+def _rewrite_data(source_path, target_path, change) -> None:
+    """Copy a saved zip, with its ``data`` entry (JSON) changed by ``change``."""
+    with zipfile.ZipFile(source_path) as source, zipfile.ZipFile(target_path, "w") as target:
         for item in source.infolist():
             content = source.read(item.filename)
             if item.filename == "data":
-                data = json.loads(content)
-                del data["sb3_reinforce_save_format"]
-                data["policy_class"]["__module__"] = "my_package.policies"
-                content = json.dumps(data).encode()
+                content = json.dumps(change(json.loads(content))).encode()
             target.writestr(item, content)
+
+
+def test_load_unknown_zip(tmp_path) -> None:
+    """An SB3 zip whose algorithm cannot be told: the error says it is not REINFORCE's and what it holds."""
+    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
+
+    def other(data: dict) -> dict:
+        del data["sb3_reinforce_save_format"]
+        data["policy_class"]["__module__"] = "my_package.policies"
+        return data
+
+    _rewrite_data(tmp_path / "ok.zip", tmp_path / "other.zip", other)
     with pytest.raises(ValueError, match=r"not a REINFORCE model: it holds \w+ from my_package\.policies\. Load it with"):
         REINFORCE.load(tmp_path / "other.zip")
 
@@ -271,12 +279,7 @@ def test_save_load_keeps_optimizer_state(tmp_path) -> None:
 
 def test_load_newer_format(tmp_path) -> None:
     REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
-    with zipfile.ZipFile(tmp_path / "ok.zip") as source, zipfile.ZipFile(tmp_path / "newer.zip", "w") as target:
-        for item in source.infolist():
-            content = source.read(item.filename)
-            if item.filename == "data":
-                content = content.replace(b'"sb3_reinforce_save_format": 1', b'"sb3_reinforce_save_format": 99')
-            target.writestr(item, content)
+    _rewrite_data(tmp_path / "ok.zip", tmp_path / "newer.zip", lambda data: {**data, "sb3_reinforce_save_format": 99})
     with pytest.raises(ValueError, match=r"newer sb3-reinforce.*format 99") as error:
         REINFORCE.load(tmp_path / "newer.zip")
     # sb3-reinforce is not on PyPI: the message points at what works
