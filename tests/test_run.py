@@ -3,6 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -78,7 +79,12 @@ def test_image_observations() -> None:
     model = REINFORCE(
         "CnnPolicy", env, n_steps=16, seed=0, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16))
     )
+    before = model.policy.action_net.weight.detach().clone()
     model.learn(64)
+    # episodes of 10 steps: both rollouts have ended episodes, and the images are held as uint8
+    assert model._n_updates == 2
+    assert not th.equal(before, model.policy.action_net.weight.detach())
+    assert model.rollout_buffer.blocks[max(model.rollout_buffer.blocks)]["obs/"].dtype == np.uint8
 
 
 @pytest.mark.parametrize("baseline", [None, "value"])

@@ -284,3 +284,19 @@ def test_load_newer_format(tmp_path) -> None:
         REINFORCE.load(tmp_path / "newer.zip")
     # sb3-reinforce is not on PyPI: the message points at what works
     assert "git pull && pip install -e ." in str(error.value) and "pip install -U" not in str(error.value)
+
+
+def test_episode_running_at_load_is_dropped_when_it_ends(tmp_path) -> None:
+    """
+    load(..., force_reset=False) continues the env's running episode, whose start the model never saw: its steps are
+    dropped when it ends (counted in train/dropped_transitions); with the default force_reset=True, nothing is dropped.
+    """
+    env = DummyVecEnv([lambda: FixedRewardEnv([1.0] * 10)])
+    model = REINFORCE("MlpPolicy", env, n_steps=4, seed=0)
+    model.learn(4)
+    model.save(tmp_path / "model")
+    for force_reset, dropped in ((False, 6), (True, 0)):
+        loaded = REINFORCE.load(tmp_path / "model", env=env, force_reset=force_reset)
+        loaded.learn(12, reset_num_timesteps=False)
+        assert loaded.rollout_buffer.dropped_steps == dropped, force_reset
+        assert loaded.logger.name_to_value["train/dropped_transitions"] == dropped
