@@ -33,8 +33,8 @@ def train_and_evaluate(env_id: str, n_envs: int, seed: int, kwargs: dict[str, An
     th.set_num_threads(1)
     model = REINFORCE("MlpPolicy", make_vec_env(env_id, n_envs=n_envs, seed=seed), seed=seed, device="cpu", **kwargs)
     model.learn(budget)
-    mean, _ = evaluate_policy(model, make_vec_env(env_id, n_envs=1, seed=10_000 + seed), n_eval_episodes=20)  # type: ignore[misc]
-    return float(mean)
+    mean, _ = evaluate_policy(model, make_vec_env(env_id, n_envs=1, seed=10_000 + seed), n_eval_episodes=20)
+    return float(mean)  # type: ignore[arg-type]
 
 
 def main() -> None:
