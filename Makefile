@@ -6,8 +6,8 @@ STAMP := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),$(VENV))/.sb3-reinforce-installed
 PYTEST_ARGS ?=
 # torch is installed first, and only if the environment cannot import it yet, so that nothing below picks the build.
 # TORCH is the requirement given to pip; TORCH_INDEX, if set, is passed as pip's --index-url.
-# The default, `pip install torch==2.13.0` from the usual indexes, installs a CPU build on our machines (pip finds one
-# on their local disk), but on an ordinary Linux box it downloads PyPI's CUDA build (several GB).
+# The default, `pip install torch==2.13.0` from pip's configured indexes, installs whatever build they serve first:
+# from PyPI on Linux that is the CUDA build (several GB); a machine whose pip is set up with a local CPU wheel gets it.
 # A CPU-only build elsewhere:  make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 # A given CUDA build:          make setup TORCH_INDEX=https://download.pytorch.org/whl/cuXYZ (see pytorch.org)
 # Any torch >= 2.3 works:      make setup TORCH="torch>=2.3"
