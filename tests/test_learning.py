@@ -1,12 +1,16 @@
 """Learning checks with fixed seeds and real thresholds (deterministic evaluation)."""
 
 import numpy as np
+import pytest
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_reinforce import REINFORCE
 from tests.helpers import PointReachEnv
+
+# Tens of thousands of steps each: `make test PYTEST_ARGS='-m "not slow"'` leaves them out (CI runs everything)
+pytestmark = pytest.mark.slow
 
 
 class StopWhenLastEvaluationsPass(BaseCallback):

@@ -65,7 +65,7 @@ def test_env_exception_leaves_model_consistent(tmp_path) -> None:
     model.save(tmp_path / "after_crash")
     loaded = REINFORCE.load(tmp_path / "after_crash", env=env)
     for name, value in loaded.policy.state_dict().items():
-        assert np.array_equal(value.numpy(), params[name].numpy())
+        assert np.array_equal(value.cpu().numpy(), params[name].cpu().numpy())
     # and training continues where it stopped
     model.learn(40, reset_num_timesteps=False)
     assert model.num_timesteps >= 59

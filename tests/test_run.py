@@ -149,8 +149,8 @@ def test_nothing_lost_every_transition_used_once() -> None:
             for batch in self.model.rollout_buffer.get():
                 for length, (_, step) in zip(
                     # episode length tells the env apart
-                    np.bincount(batch.episode_ids.numpy())[batch.episode_ids.numpy()],
-                    batch.observations.numpy().astype(int),
+                    np.bincount(batch.episode_ids.cpu().numpy())[batch.episode_ids.cpu().numpy()],
+                    batch.observations.cpu().numpy().astype(int),
                     strict=True,
                 ):
                     seen.append((int(length), int(step)))

@@ -2,9 +2,11 @@
 
 import copy
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -180,3 +182,54 @@ def test_separate_critic_save_and_load(tmp_path) -> None:
     steps = int(next(iter(restored["state"].values()))["step"])
     loaded.learn(256, reset_num_timesteps=False)
     assert int(next(iter(loaded.critic.optimizer.state_dict()["state"].values()))["step"]) > steps
+
+
+class _Frames(gym.Env):
+    """84x84x1 uint8 frames, 2 actions, episodes of 64 steps."""
+
+    observation_space = spaces.Box(0, 255, (84, 84, 1), np.uint8)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.observation_space.sample(), float(action), self.t >= 64, False, {}
+
+
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_peak_memory_is_bounded_by_the_chunk(tmp_path) -> None:
+    """On a GPU, the update's peak memory follows the chunk, not the batch; the model then loads on the CPU."""
+
+    def peak_in_train(chunk_size: int) -> tuple[int, REINFORCE]:
+        model = REINFORCE(
+            "CnnPolicy", make_vec_env(_Frames, n_envs=8, seed=0), n_steps=64, seed=0, device="cuda", chunk_size=chunk_size
+        )
+        train = model.train
+
+        def measured_train() -> None:
+            th.cuda.synchronize()
+            th.cuda.reset_peak_memory_stats()
+            start = th.cuda.memory_allocated()
+            train()
+            th.cuda.synchronize()
+            peaks.append(th.cuda.max_memory_allocated() - start)
+
+        peaks: list[int] = []
+        model.train = measured_train  # type: ignore[method-assign]
+        model.learn(512)
+        return max(peaks), model
+
+    whole, _ = peak_in_train(512)
+    chunked, model = peak_in_train(32)
+    print(
+        f"peak GPU memory of train(): whole batch of 512 steps {whole / 2**20:.0f} MiB, chunks of 32 {chunked / 2**20:.0f} MiB"
+    )
+    assert chunked < 0.25 * whole
+    model.save(tmp_path / "cuda_model")
+    on_cpu = REINFORCE.load(tmp_path / "cuda_model", device="cpu")
+    obs = model.get_env().reset()
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], on_cpu.predict(obs, deterministic=True)[0])

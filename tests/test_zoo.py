@@ -143,6 +143,7 @@ def test_cli_usage_and_unknown_script(capsys):
     assert "not_a_script" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_enjoy_plot(tmp_path):
     """train with the packaged hyperparameters, then enjoy, record_video, plot_train and all_plots on the saved run."""
     log_folder = tmp_path / "logs"
@@ -210,6 +211,7 @@ def test_train_enjoy_plot(tmp_path):
         assert list(videos.glob("final-model-reinforce-CartPole-v1-*.mp4"))
 
 
+@pytest.mark.slow
 def test_optimize(tmp_path):
     """-optimize runs trials and prints the best; --trial-id then trains with a stored trial's hyperparameters."""
     storage = str(tmp_path / "study.log")  # Optuna's journal file storage
