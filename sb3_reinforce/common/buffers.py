@@ -184,12 +184,16 @@ class EpisodicRolloutBuffer(BaseBuffer):
             index = int(block_of[lo])
             local = rows[lo:hi] - index * self.buffer_size
             if name == "rollouts":
-                part = self.block_rollouts[index][local]
+                source, flat = self.block_rollouts[index], local
+            elif envs is None:
+                source, flat = self.blocks[index][name], local
             else:
-                part = self.blocks[index][name][local] if envs is None else self.blocks[index][name][local, envs[lo:hi]]
+                # Rows x envs flattened, so that np.take writes into ``out`` without a temporary copy
+                source = self.blocks[index][name].reshape(-1, *self.blocks[index][name].shape[2:])
+                flat = local * self.n_envs + envs[lo:hi]
             if out is None:
-                out = np.empty((len(rows), *part.shape[1:]), dtype=part.dtype)
-            out[lo:hi] = part
+                out = np.empty((len(rows), *source.shape[1:]), dtype=source.dtype)
+            np.take(source, flat, axis=0, out=out[lo:hi])
         assert out is not None, "no rows to read"
         if order is not None:
             out[order] = out.copy()
