@@ -52,6 +52,9 @@ def main() -> None:
     result = json.loads(output.read_text()) if output.exists() else {"runs": []}
     if result.get("kwargs", kwargs) != kwargs:
         raise SystemExit(f"{output} holds runs with kwargs {result['kwargs']}, not {kwargs}: choose another --output.")
+    if result.get("commit", git_commit()) != git_commit():
+        # The defaults are what is measured: runs of another commit may have measured other defaults
+        raise SystemExit(f"{output} holds runs of commit {result['commit']}, not {git_commit()}: choose another --output.")
     result.update(commit=git_commit(), dirty_files=dirty_files(), system=system_info(), kwargs=kwargs)
     result["command"] = "python benchmarks/defaults.py " + " ".join(
         [f"--envs {' '.join(args.envs)}", f"--n-envs {' '.join(map(str, args.n_envs))}"]
