@@ -22,10 +22,11 @@ CRITIC_MODULES = ("value_net.", "mlp_extractor.value_net.", "vf_features_extract
 def predict_values(policy: ActorCriticPolicy, buffer: EpisodicRolloutBuffer, chunk_size: int) -> th.Tensor:
     """:math:`V(s_t)` for every step of the buffer's batch, without gradient, ``chunk_size`` steps at a time."""
     # Written into one tensor, so that no per-chunk output stays allocated between the chunks' larger temporaries
-    values = th.empty(buffer.batch_steps, device=policy.device)
+    values, start = th.empty(buffer.batch_steps, device=policy.device), 0
     with th.no_grad():
-        for start, chunk in zip(range(0, buffer.batch_steps, chunk_size), buffer.get(chunk_size), strict=False):
+        for chunk in buffer.get(chunk_size):
             values[start : start + len(chunk.actions)] = policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
+            start += len(chunk.actions)
     return values
 
 
