@@ -183,14 +183,10 @@ class EpisodicRolloutBuffer(BaseBuffer):
         for lo, hi in itertools.pairwise(bounds):
             index = int(block_of[lo])
             local = rows[lo:hi] - index * self.buffer_size
-            if name == "rollouts":
-                source, flat = self.block_rollouts[index], local
-            elif envs is None:
-                source, flat = self.blocks[index][name], local
-            else:
+            source, flat = (self.block_rollouts[index] if name == "rollouts" else self.blocks[index][name]), local
+            if envs is not None and name != "rollouts":
                 # Rows x envs flattened, so that np.take writes into ``out`` without a temporary copy
-                source = self.blocks[index][name].reshape(-1, *self.blocks[index][name].shape[2:])
-                flat = local * self.n_envs + envs[lo:hi]
+                source, flat = source.reshape(-1, *source.shape[2:]), local * self.n_envs + envs[lo:hi]
             if out is None:
                 out = np.empty((len(rows), *source.shape[1:]), dtype=source.dtype)
             np.take(source, flat, axis=0, out=out[lo:hi])
