@@ -44,6 +44,8 @@ from tests.helpers import FixedRewardEnv
         (dict(vf_learning_rate=1e-3), r"vf_learning_rate=0.001 applies to the critic"),
         (dict(n_critic_updates=3, batch_size=0), "batch_size"),
         (dict(n_critic_updates=3, vf_learning_rate=-1.0), "vf_learning_rate"),
+        (dict(normalize_value_targets=1), "normalize_value_targets"),
+        (dict(normalize_value_targets=True, baseline="mean"), r"normalize_value_targets=True.*baseline='mean'"),
     ],
 )
 def test_invalid_arguments(kwargs, match) -> None:

@@ -29,7 +29,15 @@ PACKAGED_YML = Path(str(hyperparams_file()))
 #: The marker lines of reinforce.yml: where an entry's values come from (a study's report, runs, or nowhere yet)
 YML_MARKERS = ("# Tuned: ", "# From runs: ", "# Untuned: ")
 #: The sampled names that are not REINFORCE arguments: a study report gives them as gamma, n_steps and policy_kwargs
-SAMPLED_ONLY = {"one_minus_gamma", "n_steps_pow", "net_arch", "activation_fn", "critic_updates", "critic_learning_rate"}
+SAMPLED_ONLY = {
+    "one_minus_gamma",
+    "n_steps_pow",
+    "net_arch",
+    "activation_fn",
+    "critic_updates",
+    "critic_learning_rate",
+    "value_target_normalization",
+}
 
 
 def zoo_env() -> dict[str, str]:
@@ -404,7 +412,7 @@ def test_sampler_and_converter():
     """Sampled hyperparameters build a model, and the converter gives them back from the stored trial params."""
     register()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
-    baselines, critics = set(), set()
+    baselines, critics, normalized = set(), set(), set()
     for _ in range(12):
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
@@ -416,7 +424,14 @@ def test_sampler_and_converter():
             assert hyperparams["n_critic_updates"] == trial.params["critic_updates"] == trial.user_attrs["n_critic_updates"]
             assert hyperparams["vf_learning_rate"] == trial.user_attrs["vf_learning_rate"]
             REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
-        assert set(hyperparams) - {"n_critic_updates", "vf_learning_rate"} == {
+        # standardized value targets: likewise with the value baseline only
+        normalize = hyperparams["baseline"] == "value" and trial.params["value_target_normalization"]
+        normalized.add(normalize)
+        assert hyperparams.get("normalize_value_targets", False) == trial.user_attrs.get("normalize_value_targets", False)
+        assert hyperparams.get("normalize_value_targets", False) == normalize
+        if normalize:
+            REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
+        assert set(hyperparams) - {"n_critic_updates", "vf_learning_rate", "normalize_value_targets"} == {
             "learning_rate",
             "n_steps",
             "gamma",
@@ -435,7 +450,7 @@ def test_sampler_and_converter():
         assert convert_reinforce_params(trial.params) == hyperparams
         study.tell(trial, 0.0)
     assert None in baselines and baselines <= {None, "value", "mean", "leave_one_out"}
-    assert critics == {True, False}
+    assert critics == {True, False} and normalized == {True, False}
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
     assert model.n_steps == hyperparams["n_steps"] and model.baseline == hyperparams["baseline"]

@@ -52,7 +52,13 @@ def _check_critic(
     vf_learning_rate: float | Schedule | None,
     uses_value: bool,
     baseline: str | None,
+    normalize_value_targets: bool,
 ) -> None:
+    if normalize_value_targets and not uses_value:
+        raise ValueError(
+            f"normalize_value_targets=True standardizes the value head's targets, which baseline={baseline!r} does not "
+            "use. Set baseline='value' (or bootstrap_truncated=True), or normalize_value_targets=False."
+        )
     if n_critic_updates is None:
         for name, value in (("batch_size", batch_size), ("vf_learning_rate", vf_learning_rate)):
             if value is not None:
@@ -81,7 +87,15 @@ def _check_critic(
         )
 
 
-FLAGS = ("reward_to_go", "discount_weighting", "normalize_advantage", "bootstrap_truncated", "stale_correction", "use_sde")
+FLAGS = (
+    "reward_to_go",
+    "discount_weighting",
+    "normalize_advantage",
+    "bootstrap_truncated",
+    "stale_correction",
+    "normalize_value_targets",
+    "use_sde",
+)
 
 
 def check_arguments(arguments: dict[str, Any]) -> None:
@@ -129,6 +143,7 @@ def check_arguments(arguments: dict[str, Any]) -> None:
         arguments["vf_learning_rate"],
         baseline == "value" or arguments["bootstrap_truncated"],
         baseline,
+        arguments["normalize_value_targets"],
     )
     if chunk_size is not None and not _is_int(chunk_size, 1):
         raise ValueError(f"chunk_size must be None (automatic) or an integer >= 1 (steps per pass), got {chunk_size!r}.")

@@ -11,6 +11,7 @@ clipping of its own, it cannot starve the policy, whatever the reward scale (the
 import numpy as np
 import torch as th
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import Schedule
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
@@ -19,7 +20,46 @@ from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 CRITIC_MODULES = ("value_net.", "mlp_extractor.value_net.", "vf_features_extractor.")
 
 
-def predict_values(policy: ActorCriticPolicy, buffer: EpisodicRolloutBuffer, chunk_size: int) -> th.Tensor:
+class ValueTargets:
+    """
+    What the value head regresses: the Monte Carlo returns :math:`G_t`, or with ``normalize``, :math:`(G_t - \\mu) /
+    \\sigma`, :math:`\\mu` and :math:`\\sigma` the running mean and std of the returns of the batches seen so far. Its
+    outputs map back to :math:`V(s_t) = \\sigma \\hat v(s_t) + \\mu`. The statistics are updated with a batch only after
+    its baseline is computed: a baseline that depended on the batch's own returns would bias the gradient.
+
+    :param normalize: whether to standardize the targets
+    :param epsilon: added to the variance before its square root
+    """
+
+    def __init__(self, normalize: bool, epsilon: float = 1e-8):
+        self.normalize, self.epsilon = normalize, epsilon
+        self.rms = RunningMeanStd(shape=())
+
+    @property
+    def mean(self) -> float:
+        return float(self.rms.mean) if self.normalize else 0.0
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.rms.var + self.epsilon)) if self.normalize else 1.0
+
+    def update(self, returns: th.Tensor) -> None:
+        """Add a batch's returns to the running statistics."""
+        if self.normalize:
+            self.rms.update(returns.detach().cpu().double().numpy())
+
+    def targets(self, returns: th.Tensor) -> th.Tensor:
+        """The regression targets of the returns :math:`G_t`."""
+        return (returns - self.mean) / self.std if self.normalize else returns
+
+    def values(self, outputs: th.Tensor) -> th.Tensor:
+        """:math:`V(s_t)`, in the returns' scale, from the value head's outputs."""
+        return outputs * self.std + self.mean if self.normalize else outputs
+
+
+def predict_values(
+    policy: ActorCriticPolicy, buffer: EpisodicRolloutBuffer, chunk_size: int, value_targets: ValueTargets
+) -> th.Tensor:
     """:math:`V(s_t)` for every step of the buffer's batch, without gradient, ``chunk_size`` steps at a time."""
     # Written into one tensor, so that no per-chunk output stays allocated between the chunks' larger temporaries
     values, start = th.empty(buffer.batch_steps, device=policy.device), 0
@@ -27,16 +67,19 @@ def predict_values(policy: ActorCriticPolicy, buffer: EpisodicRolloutBuffer, chu
         for chunk in buffer.get(chunk_size):
             values[start : start + len(chunk.actions)] = policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
             start += len(chunk.actions)
-    return values
+    return value_targets.values(values)
 
 
-def add_terminal_values(policy: ActorCriticPolicy, rewards: np.ndarray, dones: np.ndarray, infos: list, gamma: float) -> None:
+def add_terminal_values(
+    policy: ActorCriticPolicy, rewards: np.ndarray, dones: np.ndarray, infos: list, gamma: float, value_targets: ValueTargets
+) -> None:
     """Add :math:`\\gamma V(s_T)` to the reward of each step that ended an episode by a time limit (in place)."""
     for idx, done in enumerate(dones):
         if done and infos[idx].get("terminal_observation") is not None and infos[idx].get("TimeLimit.truncated", False):
             terminal_obs = policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
             with th.no_grad():
-                rewards[idx] += gamma * policy.predict_values(terminal_obs)[0].item()  # type: ignore[arg-type]
+                value = value_targets.values(policy.predict_values(terminal_obs))  # type: ignore[arg-type]
+                rewards[idx] += gamma * value[0].item()
 
 
 class SeparateCritic:
@@ -68,9 +111,12 @@ class SeparateCritic:
         self.parameters = [param for name, param in policy.named_parameters() if name.startswith(CRITIC_MODULES)]
         self.optimizer = policy.optimizer_class(self.parameters, lr=lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
 
-    def fit(self, buffer: EpisodicRolloutBuffer, progress_remaining: float) -> tuple[float, float]:
+    def fit(
+        self, buffer: EpisodicRolloutBuffer, progress_remaining: float, value_targets: ValueTargets
+    ) -> tuple[float, float]:
         """
         :param buffer: holds the batch
+        :param value_targets: what the head regresses (the returns, or their standardized values)
         :param progress_remaining: from 1 to 0, for the learning rate schedule
         :return: the mean minibatch loss, and the learning rate used
         """
@@ -91,7 +137,7 @@ class SeparateCritic:
                 size = n_batch if self.batch_size is None else None
                 for chunk in chunks:
                     values = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
-                    chunk_loss = ((chunk.returns - values) ** 2).sum() / (size or len(values))
+                    chunk_loss = ((value_targets.targets(chunk.returns) - values) ** 2).sum() / (size or len(values))
                     chunk_loss.backward()
                     loss = loss + chunk_loss.detach()
                 th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)

@@ -11,14 +11,14 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import explained_variance, get_schedule_fn, obs_as_tensor
+from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
 from sb3_reinforce.reinforce.checks import check_action_space, check_arguments, check_finite, reject_unknown_arguments
-from sb3_reinforce.reinforce.critic import SeparateCritic, add_terminal_values, predict_values
+from sb3_reinforce.reinforce.critic import SeparateCritic, ValueTargets, add_terminal_values, predict_values
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -74,6 +74,8 @@ class REINFORCE(OnPolicyAlgorithm):
         one full-batch step per pass
     :param vf_learning_rate: With ``n_critic_updates``: the critic's learning rate (a float or a schedule); None
         uses ``learning_rate``
+    :param normalize_value_targets: If True, the value head regresses the returns standardized by their running mean
+        and std (saved with the model), and its outputs are mapped back to the returns' scale for the baseline
     :param chunk_size: Steps per forward and backward pass: the update's gradient is accumulated over chunks, so
         memory is bounded by the chunk. ``None``: up to 8192 steps, and as many as fit 4 MiB of float32 observations.
     :param rollout_buffer_class: Rollout buffer class to use: ``EpisodicRolloutBuffer`` or a subclass of it.
@@ -100,6 +102,7 @@ class REINFORCE(OnPolicyAlgorithm):
         "MultiInputPolicy": MultiInputActorCriticPolicy,
     }
     rollout_buffer: EpisodicRolloutBuffer  # type: ignore[assignment]
+    value_targets: ValueTargets
 
     def __init__(
         self,
@@ -121,6 +124,7 @@ class REINFORCE(OnPolicyAlgorithm):
         n_critic_updates: int | None = None,
         batch_size: int | None = None,
         vf_learning_rate: float | Schedule | None = None,
+        normalize_value_targets: bool = False,
         chunk_size: int | None = None,
         use_sde: bool = False,
         sde_sample_freq: int = -1,
@@ -170,6 +174,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.n_critic_updates = n_critic_updates
         self.batch_size = batch_size
         self.vf_learning_rate = vf_learning_rate
+        self.normalize_value_targets = normalize_value_targets
         self.chunk_size = chunk_size
         # Saved with the model: lets load() tell a REINFORCE file from another algorithm's, and a newer format
         self.sb3_reinforce_save_format = SAVE_FORMAT
@@ -180,9 +185,12 @@ class REINFORCE(OnPolicyAlgorithm):
     def _setup_model(self) -> None:
         check_action_space(self.action_space)
         super()._setup_model()
+        # load() restores the saved one, with its statistics, unless the option was changed when loading
+        if getattr(self, "value_targets", None) is None or self.value_targets.normalize != self.normalize_value_targets:
+            self.value_targets = ValueTargets(self.normalize_value_targets)
         self.critic: SeparateCritic | None = None
         if self.n_critic_updates is not None:
-            lr_schedule = self.lr_schedule if self.vf_learning_rate is None else get_schedule_fn(self.vf_learning_rate)
+            lr_schedule = self.lr_schedule if self.vf_learning_rate is None else FloatSchedule(self.vf_learning_rate)
             self.critic = SeparateCritic(
                 self.policy, self.n_critic_updates, self.batch_size, lr_schedule, self.max_grad_norm, self.steps_per_pass
             )
@@ -275,7 +283,7 @@ class REINFORCE(OnPolicyAlgorithm):
             check_finite(rewards, new_obs)
 
             if self.bootstrap_truncated:
-                add_terminal_values(self.policy, rewards, dones, infos, self.gamma)
+                add_terminal_values(self.policy, rewards, dones, infos, self.gamma, self.value_targets)
 
             rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, log_probs, done=dones)  # type: ignore[arg-type]
             self._last_obs = new_obs  # type: ignore[assignment]
@@ -321,7 +329,7 @@ class REINFORCE(OnPolicyAlgorithm):
     def _update(self, buffer: EpisodicRolloutBuffer) -> None:
         batch = buffer.batch
         # V(s_t) by the value head *before* this batch's update: a baseline fitted on its own returns would be biased
-        values = predict_values(self.policy, buffer, self.steps_per_pass) if self._uses_value else None
+        values = predict_values(self.policy, buffer, self.steps_per_pass, self.value_targets) if self._uses_value else None
         # Psi_t: G_t or R(tau), minus the baseline, times gamma^t if asked
         psi = advantages(
             batch["returns"], batch["episode_returns"], batch["episode_steps"], batch["episode_ids"],
@@ -330,6 +338,8 @@ class REINFORCE(OnPolicyAlgorithm):
         psi_raw = psi
         if self.normalize_advantage and len(psi) > 1:
             psi = (psi - psi.mean()) / (psi.std() + 1e-8)
+        if values is not None:  # only now, after the baseline: the fit's targets may use this batch's statistics
+            self.value_targets.update(batch["returns"])
 
         n_batch = buffer.batch_steps
         # The value head is fitted in the policy's step (weighted by vf_coef), or apart after it (n_critic_updates)
@@ -360,7 +370,7 @@ class REINFORCE(OnPolicyAlgorithm):
             loss = chunk_policy_loss + self.ent_coef * chunk_entropy_loss
             if joint_value:
                 # Regress the value head on the Monte Carlo reward-to-go
-                chunk_value_loss = ((chunk.returns - chunk_values.flatten()) ** 2).sum() / n_batch
+                chunk_value_loss = ((self.value_targets.targets(chunk.returns) - chunk_values.flatten()) ** 2).sum() / n_batch
                 loss = loss + self.vf_coef * chunk_value_loss
                 value_loss = value_loss + chunk_value_loss.detach()
             loss.backward()
@@ -372,7 +382,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.policy.optimizer.step()
         self._n_updates += 1
         if self.critic is not None:
-            critic_loss, critic_lr = self.critic.fit(buffer, self._current_progress_remaining)
+            critic_loss, critic_lr = self.critic.fit(buffer, self._current_progress_remaining, self.value_targets)
             value_loss = th.tensor(critic_loss)
             self.logger.record("train/vf_learning_rate", critic_lr)
 
@@ -389,6 +399,9 @@ class REINFORCE(OnPolicyAlgorithm):
             self.logger.record(
                 "train/explained_variance", explained_variance(values.cpu().numpy(), batch["returns"].cpu().numpy())
             )
+            if self.normalize_value_targets:
+                self.logger.record("train/value_target_mean", self.value_targets.mean)
+                self.logger.record("train/value_target_std", self.value_targets.std)
 
     @classmethod
     def load(  # type: ignore[override]

@@ -67,6 +67,9 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if critic_updates and hyperparams.get("baseline") == "value":
         hyperparams["n_critic_updates"] = int(critic_updates)
         hyperparams["vf_learning_rate"] = critic_learning_rate
+    # Standardized value targets, likewise for the value baseline only
+    if hyperparams.pop("value_target_normalization", False) and hyperparams.get("baseline") == "value":
+        hyperparams["normalize_value_targets"] = True
 
     policy_kwargs: dict[str, Any] = {}
     if "net_arch" in hyperparams:
@@ -95,7 +98,8 @@ def sample_reinforce_params(
     It samples the learning rate (log scale), the rollout length ``n_steps`` (a power of 2, per env),
     the discount through ``one_minus_gamma`` (log scale), the baseline, advantage normalization, the
     entropy and value coefficients, gradient clipping, the critic (with ``baseline="value"``: fitted jointly, or apart
-    with ``critic_updates`` full-batch steps at ``critic_learning_rate``) and the network (size and activation).
+    with ``critic_updates`` full-batch steps at ``critic_learning_rate``, and ``value_target_normalization``: whether
+    it regresses standardized returns) and the network (size and activation).
     ``vf_coef`` is sampled for every trial so that the search space does not depend on the baseline,
     but it only has an effect when the value head is trained (``baseline="value"`` or ``bootstrap_truncated``).
     ``vf_coef`` (down to 1e-3) and ``max_grad_norm`` (up to 100) reach further than in the Zoo's samplers:
@@ -124,6 +128,7 @@ def sample_reinforce_params(
     # With baseline="value": the critic fitted jointly (0) or apart, with this many full-batch steps and its own rate
     critic_updates = trial.suggest_categorical("critic_updates", CRITIC_UPDATES)
     critic_learning_rate = trial.suggest_float("critic_learning_rate", 1e-4, 1e-2, log=True)
+    value_target_normalization = trial.suggest_categorical("value_target_normalization", [False, True])
     net_arch = trial.suggest_categorical("net_arch", list(NET_ARCHS))
     activation_fn = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
 
@@ -139,6 +144,7 @@ def sample_reinforce_params(
             "max_grad_norm": max_grad_norm,
             "critic_updates": critic_updates,
             "critic_learning_rate": critic_learning_rate,
+            "value_target_normalization": value_target_normalization,
             "net_arch": net_arch,
             "activation_fn": activation_fn,
         }
@@ -151,6 +157,8 @@ def sample_reinforce_params(
     if "n_critic_updates" in hyperparams:
         trial.set_user_attr("n_critic_updates", hyperparams["n_critic_updates"])
         trial.set_user_attr("vf_learning_rate", hyperparams["vf_learning_rate"])
+    if "normalize_value_targets" in hyperparams:
+        trial.set_user_attr("normalize_value_targets", True)
     return hyperparams
 
 
