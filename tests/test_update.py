@@ -253,6 +253,13 @@ def test_normalized_value_targets_save_and_load(tmp_path) -> None:
     obs = th.eye(6)
     values = [m.value_targets.values(m.policy.predict_values(obs)) for m in (model, loaded)]
     assert th.equal(values[0], values[1])
+    # Continued training: the same parameters and statistics as the model that was saved, trained the same way
+    for m in (model, loaded):
+        m.set_random_seed(1)
+        m.learn(240)
+    assert loaded.value_targets.rms.count == model.value_targets.rms.count
+    for (name, before), after in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
+        assert th.equal(before, after), name
     # Turned off when loading: the head's outputs are taken as they are, not with the saved statistics
     plain = REINFORCE.load(tmp_path / "model", env=model.get_env(), normalize_value_targets=False)
     assert not plain.value_targets.normalize and plain.value_targets.mean == 0.0
