@@ -128,7 +128,7 @@ def run_one(env: str, algo: str, seed: int, allow_dirty: bool = False) -> str:
 def collect_one(env: str, algo: str, seed: int) -> None:
     """
     Copy the small files the results need: evaluations.npz, done.json, provenance.json (and git_diff.patch, if the
-    tree was dirty), and the training monitor (for time).
+    tree was dirty), the training monitor (for time) and the logged ``train/explained_variance`` (if any).
     """
     source = run_dir(env, algo, seed)
     target = DATA_DIR / env / algo / f"seed{seed}"
@@ -155,6 +155,25 @@ def collect_one(env: str, algo: str, seed: int) -> None:
             if i % every == 0 or i == len(rows) - 1:
                 kept.append(f"{steps},{wall:.2f}")
         file.write("\n".join(kept) + "\n")
+    explained = explained_variance_rows((source / "train.log").read_text()) if (source / "train.log").exists() else []
+    if explained:
+        (target / "explained_variance.csv").write_text(
+            "steps,explained_variance\n" + "".join(f"{steps},{value}\n" for steps, value in explained)
+        )
+
+
+def explained_variance_rows(log: str) -> list[tuple[int, float]]:
+    """(total_timesteps, train/explained_variance) of every logger table of a training log (SB3's stdout format)."""
+    rows, steps = [], None
+    for line in log.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 2:
+            continue
+        if cells[0] == "total_timesteps":
+            steps = int(cells[1])
+        elif cells[0] == "explained_variance" and steps is not None:
+            rows.append((steps, float(cells[1])))
+    return rows
 
 
 def main() -> None:

@@ -97,3 +97,36 @@ def test_the_zoo_a2c_mujoco_entries_are_sb3_defaults(common: ModuleType) -> None
         assert common.hyperparams_entry(env, "a2c")["normalize"] is True
         # PPO's entry is a tuned one
         assert "learning_rate" in common.hyperparams_entry(env, "ppo")
+
+
+def test_explained_variance_is_read_from_the_training_log(capsys: pytest.CaptureFixture[str]) -> None:
+    """``collect_one`` keeps ``train/explained_variance`` per update, read from SB3's stdout tables of a real run."""
+    sys.path.insert(0, str(COMMON.parent))
+    try:
+        import run_benchmarks
+    finally:
+        sys.path.remove(str(COMMON.parent))
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import configure
+
+    from sb3_reinforce import REINFORCE
+
+    logged: list[tuple[int, float]] = []
+    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), n_steps=64, seed=0)
+    model.set_logger(configure(None, ["stdout"]))
+    dump = model.logger.dump
+
+    def record_and_dump(step: int = 0) -> None:
+        value = model.logger.name_to_value.get("train/explained_variance")
+        if value is not None:
+            logged.append((model.num_timesteps, value))
+        dump(step)
+
+    model.logger.dump = record_and_dump  # type: ignore[method-assign]
+    model.learn(1_000)
+    rows = run_benchmarks.explained_variance_rows(capsys.readouterr().out)
+    assert len(rows) == len(logged) > 3
+    assert [steps for steps, _ in rows] == [steps for steps, _ in logged]
+    # SB3 prints 3 significant digits
+    for (_, value), (_, expected) in zip(rows, logged, strict=True):
+        assert abs(value - expected) <= 5e-3 * max(1.0, abs(expected))
