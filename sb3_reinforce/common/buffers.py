@@ -24,10 +24,20 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import BaseBuffer
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import TensorDict
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_reinforce.common.returns import episode_layout, reward_to_go
+
+# When chunk_size is None: steps per pass of the update, at most, and bytes of their float32 observations, at most
+AUTO_CHUNK_STEPS, AUTO_CHUNK_BYTES = 8192, 4 * 2**20
+
+
+def auto_chunk_size(observation_space: spaces.Space) -> int:
+    """Steps per pass of the update when ``chunk_size`` is None: at most ``AUTO_CHUNK_STEPS``, and ``AUTO_CHUNK_BYTES``."""
+    return max(1, min(AUTO_CHUNK_STEPS, AUTO_CHUNK_BYTES // (4 * get_flattened_obs_dim(observation_space))))
+
 
 WRONG_CLASS = (
     "If this model was saved by REINFORCE and loaded with another algorithm's class (e.g. stable_baselines3.A2C.load), "

@@ -10,9 +10,11 @@ clipping of its own, it cannot starve the policy, whatever the reward scale (the
 
 import numpy as np
 import torch as th
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.utils import explained_variance
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 
@@ -68,6 +70,20 @@ def predict_values(
             values[start : start + len(chunk.actions)] = policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
             start += len(chunk.actions)
     return value_targets.values(values)
+
+
+def record_value_fit(
+    logger: Logger, values: th.Tensor, returns: th.Tensor, value_loss: float, value_targets: ValueTargets
+) -> None:
+    """
+    Log the value loss, the share of the returns that the baseline (predicted before the fit) explained, and the
+    statistics of the targets.
+    """
+    logger.record("train/value_loss", value_loss)
+    logger.record("train/explained_variance", explained_variance(values.cpu().numpy(), returns.cpu().numpy()))
+    if value_targets.normalize:
+        logger.record("train/value_target_mean", value_targets.mean)
+        logger.record("train/value_target_std", value_targets.std)
 
 
 def add_terminal_values(

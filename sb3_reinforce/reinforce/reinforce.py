@@ -9,21 +9,17 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
-from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
+from stable_baselines3.common.utils import FloatSchedule, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, auto_chunk_size
 from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
 from sb3_reinforce.reinforce.checks import check_action_space, check_arguments, check_finite, reject_unknown_arguments
-from sb3_reinforce.reinforce.critic import SeparateCritic, ValueTargets, add_terminal_values, predict_values
+from sb3_reinforce.reinforce.critic import SeparateCritic, ValueTargets, add_terminal_values, predict_values, record_value_fit
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
-
-# When chunk_size is None: steps per pass of the update, at most, and bytes of their float32 observations, at most
-AUTO_CHUNK_STEPS, AUTO_CHUNK_BYTES = 8192, 4 * 2**20
 
 
 class REINFORCE(OnPolicyAlgorithm):
@@ -220,10 +216,8 @@ class REINFORCE(OnPolicyAlgorithm):
 
     @property
     def steps_per_pass(self) -> int:
-        """Steps per forward and backward pass of the update: ``chunk_size``, or what fits ``AUTO_CHUNK_BYTES``."""
-        if self.chunk_size is not None:
-            return self.chunk_size
-        return max(1, min(AUTO_CHUNK_STEPS, AUTO_CHUNK_BYTES // (4 * get_flattened_obs_dim(self.observation_space))))
+        """Steps per forward and backward pass of the update: ``chunk_size``, or ``auto_chunk_size``."""
+        return auto_chunk_size(self.observation_space) if self.chunk_size is None else self.chunk_size
 
     def collect_rollouts(
         self,
@@ -395,13 +389,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.logger.record("train/return_std", _std(returns))
         self.logger.record("train/advantage_std", _std(psi_raw))
         if values is not None:
-            self.logger.record("train/value_loss", value_loss.item())
-            self.logger.record(
-                "train/explained_variance", explained_variance(values.cpu().numpy(), batch["returns"].cpu().numpy())
-            )
-            if self.normalize_value_targets:
-                self.logger.record("train/value_target_mean", self.value_targets.mean)
-                self.logger.record("train/value_target_std", self.value_targets.std)
+            record_value_fit(self.logger, values, batch["returns"], value_loss.item(), self.value_targets)
 
     @classmethod
     def load(  # type: ignore[override]
