@@ -39,10 +39,12 @@ class ValueTargets:
 
     @property
     def mean(self) -> float:
+        """:math:`\\mu` (0 without ``normalize``)."""
         return float(self.rms.mean) if self.normalize else 0.0
 
     @property
     def std(self) -> float:
+        """:math:`\\sigma` (1 without ``normalize``)."""
         return float(np.sqrt(self.rms.var + self.epsilon)) if self.normalize else 1.0
 
     def update(self, returns: th.Tensor) -> None:
