@@ -6,6 +6,7 @@ Usage::
     python benchmarks/soak.py --vec-env dummy --timesteps 1000000 --output benchmarks/soak_dummy.json
     python benchmarks/soak.py --vec-env subproc --timesteps 1000000 --output benchmarks/soak_subproc.json
     python benchmarks/soak.py --memory --output benchmarks/memory.json
+    python benchmarks/soak.py --memory --device cuda --output benchmarks/memory_gpu.json
 
 Soak: CartPole-v1, 8 envs, REINFORCE defaults. It reports the RSS growth after warm-up (from the first record after
 ``--warmup`` steps to the end; the goal is below 5%), the largest carried-over buffer (bytes held and steps
@@ -16,6 +17,11 @@ raised in the middle of ``learn()`` (both must be 0).
 8 envs, ``n_steps=128``, ``learn(8 L + 2048)``, with MlpPolicy (``net_arch=[32]``) and CnnPolicy, REINFORCE and A2C
 each in a fresh process. It reports each peak RSS, the raw bytes of one batch of episodes (8 L observations), and
 whether REINFORCE's peak is within A2C's peak plus twice those bytes.
+
+``--memory --device cuda``: the same on a GPU, with CnnPolicy on 84x84x4 ``uint8`` frames (28 KB each), the setup of
+issue #19. It reports each run's peak GPU memory (``torch.cuda.max_memory_allocated`` over the whole ``learn``) and
+steps per second, and whether REINFORCE's peak stays flat in L (at most 1.25x its peak at the shortest L): the
+update's chunks bound it, not the batch, whose observations stay in host memory.
 """
 
 import argparse
@@ -92,14 +98,44 @@ def leaked_after_exception() -> int:
     return len(multiprocessing.active_children())
 
 
-def image_run(algo: str, policy: str, length: int) -> None:
-    """Train ``algo`` on episodes of ``length`` 84x84x1 frames (its peak RSS is measured by ``run_isolated``)."""
+def image_run(algo: str, policy: str, length: int, device: str = "cpu", channels: int = 1) -> dict[str, float]:
+    """
+    Train ``algo`` on episodes of ``length`` 84x84x``channels`` frames (its peak RSS is measured by ``run_isolated``).
+
+    :return: steps per second, and on a CUDA device the peak GPU memory in MiB
+    """
     th.set_num_threads(1)
-    image = spaces.Box(0, 255, (84, 84, 1), np.uint8)
+    image = spaces.Box(0, 255, (84, 84, channels), np.uint8)
     env = make_vec_env(lambda: FixedLengthEnv(length, image, n_actions=4), n_envs=8, seed=0)
     policy_kwargs = dict(net_arch=[32]) if policy == "MlpPolicy" else {}
     model_cls = REINFORCE if algo == "reinforce" else A2C
-    model_cls(policy, env, n_steps=128, policy_kwargs=policy_kwargs, seed=0, device="cpu").learn(8 * length + 2048)
+    model = model_cls(policy, env, n_steps=128, policy_kwargs=policy_kwargs, seed=0, device=device)
+    start = time.perf_counter()
+    model.learn(8 * length + 2048)
+    result = {"steps_per_s": model.num_timesteps / (time.perf_counter() - start)}
+    if device == "cuda":
+        result["peak_gpu_mib"] = th.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+def memory_gpu(lengths: list[int]) -> dict:
+    rows = []
+    for length in lengths:
+        row: dict = {"policy": "CnnPolicy", "L": length, "batch_obs_mib": round(8 * length * 84 * 84 * 4 / 2**20, 1)}
+        for algo in ("a2c", "reinforce"):
+            result, _ = run_isolated(image_run, algo, "CnnPolicy", length, "cuda", 4)
+            row[f"{algo}_peak_gpu_mib"] = round(result["peak_gpu_mib"])
+            row[f"{algo}_steps_per_s"] = round(result["steps_per_s"])
+        row["reinforce_over_a2c_steps_per_s"] = round(row["reinforce_steps_per_s"] / row["a2c_steps_per_s"], 3)
+        print(row, flush=True)
+        rows.append(row)
+    first = rows[0]["reinforce_peak_gpu_mib"]
+    return {
+        "command": "python benchmarks/soak.py --memory --device cuda --lengths " + " ".join(map(str, lengths)),
+        "gpu": th.cuda.get_device_name(0),
+        "runs": rows,
+        "reinforce_peak_flat_in_L": all(row["reinforce_peak_gpu_mib"] <= 1.25 * first for row in rows),
+    }
 
 
 def memory(lengths: list[int]) -> dict:
@@ -128,11 +164,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200_000)
     parser.add_argument("--memory", action="store_true", help="the image-episode memory benchmark instead")
     parser.add_argument("--lengths", type=int, nargs="+", default=[1_000, 4_000, 8_000])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="with --memory: cuda for the GPU table")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     th.set_num_threads(1)
     if args.memory:
-        result = {"commit": git_commit(), "dirty_files": dirty_files(), "system": system_info(), **memory(args.lengths)}
+        table = memory_gpu(args.lengths) if args.device == "cuda" else memory(args.lengths)
+        result = {"commit": git_commit(), "dirty_files": dirty_files(), "system": system_info(), **table}
         print(json.dumps(result, indent=2))
         if args.output:
             with open(args.output, "w") as file:
