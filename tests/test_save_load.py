@@ -107,11 +107,17 @@ def test_load_other_algorithm(tmp_path, name, package) -> None:
 
 
 def test_reinforce_file_loaded_by_a2c(tmp_path) -> None:
-    """A2C.load of a REINFORCE file succeeds (SB3's loader cannot tell); learn() then says to use REINFORCE.load."""
-    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8).save(tmp_path / "reinforce")
+    """
+    A2C.load of a REINFORCE file whose value head is fitted jointly succeeds (SB3's loader cannot tell); learn() then
+    says to use REINFORCE.load. With the critic fitted apart (the default), SB3's loader refuses the critic's optimizer.
+    """
+    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8, n_critic_updates=None).save(tmp_path / "reinforce")
     model = A2C.load(tmp_path / "reinforce", env=make_vec_env("CartPole-v1"))
     with pytest.raises(ValueError, match=r"needs `done`.*REINFORCE\.load"):
         model.learn(16)
+    REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8).save(tmp_path / "critic")
+    with pytest.raises(ValueError, match=r"critic\.optimizer"):
+        A2C.load(tmp_path / "critic", env=make_vec_env("CartPole-v1"))
 
 
 def _rewrite_data(source_path, target_path, change) -> None:

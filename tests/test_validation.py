@@ -40,8 +40,12 @@ from tests.helpers import FixedRewardEnv
         (dict(n_critic_updates=0), "n_critic_updates"),
         (dict(n_critic_updates=2.5), "n_critic_updates"),
         (dict(n_critic_updates=3, baseline="mean"), r"n_critic_updates=3 fits the value head.*baseline='mean'"),
-        (dict(batch_size=64), r"batch_size=64 applies to the critic.*n_critic_updates"),
-        (dict(vf_learning_rate=1e-3), r"vf_learning_rate=0.001 applies to the critic"),
+        (dict(n_critic_updates=None, batch_size=64), r"batch_size=64 applies to the critic.*n_critic_updates"),
+        (dict(n_critic_updates=None, vf_learning_rate=1e-3), r"vf_learning_rate=0.001 applies to the critic"),
+        (dict(batch_size=64, baseline="mean"), r"batch_size=64 applies to the critic.*baseline='value'"),
+        (dict(n_critic_updates="fast"), r"n_critic_updates must be 'auto', None or an integer"),
+        (dict(batch_size="auto "), r"batch_size must be 'auto', None"),
+        (dict(normalize_value_targets="yes"), r"normalize_value_targets must be 'auto', True or False"),
         (dict(n_critic_updates=3, batch_size=0), "batch_size"),
         (dict(n_critic_updates=3, vf_learning_rate=-1.0), "vf_learning_rate"),
         (dict(normalize_value_targets=1), "normalize_value_targets"),
@@ -51,6 +55,30 @@ from tests.helpers import FixedRewardEnv
 def test_invalid_arguments(kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         REINFORCE("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, resolved",
+    [
+        # the value head used: the critic fitted apart, on normalized targets
+        (dict(), (5, 64, 1e-3, True)),
+        (dict(baseline=None, bootstrap_truncated=True), (5, 64, 1e-3, True)),
+        # no value head: nothing of the critic applies
+        (dict(baseline="mean"), (None, None, None, False)),
+        (dict(baseline="leave_one_out"), (None, None, None, False)),
+        (dict(baseline=None), (None, None, None, False)),
+        # an explicit choice is kept, and what it turns off resolves to None
+        (dict(n_critic_updates=None), (None, None, None, True)),
+        (dict(n_critic_updates=20, batch_size=None), (20, None, 1e-3, True)),
+        (dict(vf_learning_rate=3e-4, normalize_value_targets=False), (5, 64, 3e-4, False)),
+    ],
+)
+def test_auto_critic_follows_the_baseline(kwargs, resolved) -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", device="cpu", **kwargs)
+    names = ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets")
+    assert tuple(getattr(model, name) for name in names) == resolved
+    assert (model.critic is not None) == (resolved[0] is not None)
+    assert model.value_targets.normalize == resolved[3]
 
 
 def _trains(model: REINFORCE) -> None:

@@ -416,22 +416,25 @@ def test_sampler_and_converter():
     for _ in range(12):
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
-        # the critic fitted apart: with the value baseline only, and then given as REINFORCE arguments
+        # the critic fitted apart: with the value baseline only; every critic argument given, none left to "auto"
         separate = hyperparams["baseline"] == "value" and trial.params["critic_updates"] > 0
         critics.add(separate)
-        assert ("n_critic_updates" in hyperparams) == ("vf_learning_rate" in hyperparams) == separate
-        if separate:
-            assert hyperparams["n_critic_updates"] == trial.params["critic_updates"] == trial.user_attrs["n_critic_updates"]
-            assert hyperparams["vf_learning_rate"] == trial.user_attrs["vf_learning_rate"]
-            REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
-        # standardized value targets: likewise with the value baseline only
-        normalize = hyperparams["baseline"] == "value" and trial.params["value_target_normalization"]
-        normalized.add(normalize)
-        assert hyperparams.get("normalize_value_targets", False) == trial.user_attrs.get("normalize_value_targets", False)
-        assert hyperparams.get("normalize_value_targets", False) == normalize
-        if normalize:
-            REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
-        assert set(hyperparams) - {"n_critic_updates", "vf_learning_rate", "normalize_value_targets"} == {
+        expected = {
+            "n_critic_updates": trial.params["critic_updates"] if separate else None,
+            "batch_size": None,
+            "vf_learning_rate": trial.params["critic_learning_rate"] if separate else None,
+            # standardized value targets: likewise with the value baseline only
+            "normalize_value_targets": hyperparams["baseline"] == "value" and trial.params["value_target_normalization"],
+        }
+        normalized.add(expected["normalize_value_targets"])
+        for name, value in expected.items():
+            assert hyperparams[name] == value == trial.user_attrs[name], name
+        model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
+        assert (model.n_critic_updates, model.normalize_value_targets) == (
+            expected["n_critic_updates"],
+            expected["normalize_value_targets"],
+        )
+        assert set(hyperparams) - set(expected) == {
             "learning_rate",
             "n_steps",
             "gamma",

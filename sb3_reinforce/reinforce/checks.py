@@ -32,6 +32,41 @@ def reject_unknown_arguments(class_name: str, kwargs: dict[str, Any]) -> None:
     raise TypeError(f"{class_name}.__init__() got unexpected keyword arguments. " + "; ".join(lines) + ". Remove them.")
 
 
+#: What the critic's ``"auto"`` arguments resolve to when the value head is used (``baseline="value"`` or
+#: ``bootstrap_truncated``): the value head fitted apart, in 5 passes of minibatches of 64 steps at 1e-3, on
+#: standardized returns (benchmarks/defaults.json; benchmarks/notes.md). Without the value head: None, and False.
+AUTO_CRITIC: dict[str, Any] = {
+    "n_critic_updates": 5,
+    "batch_size": 64,
+    "vf_learning_rate": 1e-3,
+    "normalize_value_targets": True,
+}
+
+
+def resolve_auto(arguments: dict[str, Any]) -> dict[str, Any]:
+    """
+    Replace each critic argument left at ``"auto"`` by ``AUTO_CRITIC``'s value if it applies, else by None (False for
+    ``normalize_value_targets``): ``n_critic_updates`` and ``normalize_value_targets`` apply when the value head is
+    used, ``batch_size`` and ``vf_learning_rate`` when the critic is fitted apart (``n_critic_updates`` not None).
+
+    :param arguments: REINFORCE's constructor arguments, by name
+    :return: the same arguments, with no ``"auto"`` left
+    """
+    resolved, bootstrap = dict(arguments), arguments["bootstrap_truncated"]
+    uses_value = arguments["baseline"] == "value" or (isinstance(bootstrap, (bool, np.bool_)) and bool(bootstrap))
+    for name, applies in (("normalize_value_targets", uses_value), ("n_critic_updates", uses_value)):
+        if _is_auto(resolved[name]):
+            resolved[name] = AUTO_CRITIC[name] if applies else (False if name == "normalize_value_targets" else None)
+    for name in ("batch_size", "vf_learning_rate"):
+        if _is_auto(resolved[name]):
+            resolved[name] = AUTO_CRITIC[name] if resolved["n_critic_updates"] is not None else None
+    return resolved
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
@@ -43,7 +78,8 @@ def _is_int(value: Any, minimum: int) -> bool:
 def _check_flags(flags: dict[str, Any]) -> None:
     for name, flag in flags.items():
         if not isinstance(flag, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True or False, got {flag!r}.")
+            choices = "'auto', True or False" if name in AUTO_CRITIC else "True or False"
+            raise ValueError(f"{name} must be {choices}, got {flag!r}.")
 
 
 def _check_critic(
@@ -63,27 +99,27 @@ def _check_critic(
         for name, value in (("batch_size", batch_size), ("vf_learning_rate", vf_learning_rate)):
             if value is not None:
                 raise ValueError(
-                    f"{name}={value!r} applies to the critic fitted apart, which n_critic_updates=None turns off "
-                    "(the value head is then fitted jointly with the policy). Set n_critic_updates, or remove "
-                    f"{name}."
+                    f"{name}={value!r} applies to the critic fitted apart, which is off here (n_critic_updates=None: "
+                    f"the value head, if baseline={baseline!r} uses it, is fitted jointly with the policy). Set "
+                    f"n_critic_updates (with baseline='value'), or remove {name}."
                 )
         return
     if not _is_int(n_critic_updates, 1):
-        raise ValueError(f"n_critic_updates must be None or an integer >= 1, got {n_critic_updates!r}.")
+        raise ValueError(f"n_critic_updates must be 'auto', None or an integer >= 1, got {n_critic_updates!r}.")
     if not uses_value:
         raise ValueError(
             f"n_critic_updates={n_critic_updates} fits the value head, which baseline={baseline!r} does not use. "
             "Set baseline='value' (or bootstrap_truncated=True), or n_critic_updates=None."
         )
     if batch_size is not None and not _is_int(batch_size, 1):
-        raise ValueError(f"batch_size must be None (full batch) or an integer >= 1, got {batch_size!r}.")
+        raise ValueError(f"batch_size must be 'auto', None (full batch) or an integer >= 1, got {batch_size!r}.")
     if (
         vf_learning_rate is not None
         and not callable(vf_learning_rate)
         and not (_is_number(vf_learning_rate) and vf_learning_rate > 0)
     ):
         raise ValueError(
-            f"vf_learning_rate must be None (learning_rate), a float > 0 or a schedule, got {vf_learning_rate!r}."
+            f"vf_learning_rate must be 'auto', None (learning_rate), a float > 0 or a schedule, got {vf_learning_rate!r}."
         )
 
 
@@ -98,12 +134,15 @@ FLAGS = (
 )
 
 
-def check_arguments(arguments: dict[str, Any]) -> None:
+def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     """
-    Raise a ``ValueError`` that names the argument and its valid range for every invalid constructor argument.
+    Resolve the ``"auto"`` arguments (``resolve_auto``), then raise a ``ValueError`` that names the argument and its
+    valid range for every invalid constructor argument.
 
     :param arguments: REINFORCE's constructor arguments, by name
+    :return: the arguments, resolved
     """
+    arguments = resolve_auto(arguments)
     learning_rate, n_steps, n_episodes, gamma = (arguments[k] for k in ("learning_rate", "n_steps", "n_episodes", "gamma"))
     baseline, ent_coef, vf_coef, max_grad_norm = (arguments[k] for k in ("baseline", "ent_coef", "vf_coef", "max_grad_norm"))
     reward_to_go, discount_weighting, chunk_size = (
@@ -165,6 +204,7 @@ def check_arguments(arguments: dict[str, Any]) -> None:
             f"rollout_buffer_kwargs may not set {clash}: REINFORCE passes them itself "
             "(gae_lambda is always 1: Monte Carlo returns; set gamma and n_steps on REINFORCE)."
         )
+    return arguments
 
 
 def check_finite(rewards: np.ndarray, new_obs: Any) -> None:

@@ -65,13 +65,15 @@ class REINFORCE(OnPolicyAlgorithm):
     :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE (-1: at the start of each rollout)
     :param n_critic_updates: None: the value head is fitted jointly with the policy (one loss, one clipped
         gradient, as in A2C). An integer: it is fitted apart after the policy's step, with this many passes over the
-        batch, an optimizer and a gradient clipping of its own (``vf_coef`` unused; see ``reinforce/critic.py``)
+        batch, an optimizer and a gradient clipping of its own (``vf_coef`` unused; see ``reinforce/critic.py``).
+        ``"auto"``: 5 if the value head is used (``baseline="value"`` or ``bootstrap_truncated``), else None
     :param batch_size: With ``n_critic_updates``: steps per minibatch of the critic's fit (shuffled), or None for
-        one full-batch step per pass
+        one full-batch step per pass. ``"auto"``: 64 if the critic is fitted apart, else None
     :param vf_learning_rate: With ``n_critic_updates``: the critic's learning rate (a float or a schedule); None
-        uses ``learning_rate``
+        uses ``learning_rate``. ``"auto"``: 1e-3 if the critic is fitted apart, else None
     :param normalize_value_targets: If True, the value head regresses the returns standardized by their running mean
-        and std (saved with the model), and its outputs are mapped back to the returns' scale for the baseline
+        and std (saved with the model), and its outputs are mapped back to the returns' scale for the baseline.
+        ``"auto"``: True if the value head is used, else False
     :param chunk_size: Steps per forward and backward pass: the update's gradient is accumulated over chunks, so
         memory is bounded by the chunk. ``None``: up to 8192 steps, and as many as fit 4 MiB of float32 observations.
     :param rollout_buffer_class: Rollout buffer class to use: ``EpisodicRolloutBuffer`` or a subclass of it.
@@ -117,10 +119,10 @@ class REINFORCE(OnPolicyAlgorithm):
         max_grad_norm: float = 0.5,
         bootstrap_truncated: bool = False,
         stale_correction: bool = True,
-        n_critic_updates: int | None = None,
-        batch_size: int | None = None,
-        vf_learning_rate: float | Schedule | None = None,
-        normalize_value_targets: bool = False,
+        n_critic_updates: int | str | None = "auto",
+        batch_size: int | str | None = "auto",
+        vf_learning_rate: float | Schedule | str | None = "auto",
+        normalize_value_targets: bool | str = "auto",
         chunk_size: int | None = None,
         use_sde: bool = False,
         sde_sample_freq: int = -1,
@@ -136,7 +138,7 @@ class REINFORCE(OnPolicyAlgorithm):
         **kwargs: Any,
     ):
         reject_unknown_arguments(type(self).__name__, kwargs)
-        check_arguments({name: value for name, value in locals().items() if name not in ("self", "policy", "env", "kwargs")})
+        arguments = check_arguments({k: v for k, v in locals().items() if k not in ("self", "policy", "env", "kwargs")})
         super().__init__(
             policy,
             env,
@@ -167,10 +169,10 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
         self.stale_correction = stale_correction
-        self.n_critic_updates = n_critic_updates
-        self.batch_size = batch_size
-        self.vf_learning_rate = vf_learning_rate
-        self.normalize_value_targets = normalize_value_targets
+        self.n_critic_updates: int | None = arguments["n_critic_updates"]
+        self.batch_size: int | None = arguments["batch_size"]
+        self.vf_learning_rate: float | Schedule | None = arguments["vf_learning_rate"]
+        self.normalize_value_targets: bool = arguments["normalize_value_targets"]
         self.chunk_size = chunk_size
         # Saved with the model: lets load() tell a REINFORCE file from another algorithm's, and a newer format
         self.sb3_reinforce_save_format = SAVE_FORMAT
@@ -321,7 +323,7 @@ class REINFORCE(OnPolicyAlgorithm):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 
     def _update(self, buffer: EpisodicRolloutBuffer) -> None:
-        batch = buffer.batch
+        batch, n_batch = buffer.batch, buffer.batch_steps
         # V(s_t) by the value head *before* this batch's update: a baseline fitted on its own returns would be biased
         values = predict_values(self.policy, buffer, self.steps_per_pass, self.value_targets) if self._uses_value else None
         # Psi_t: G_t or R(tau), minus the baseline, times gamma^t if asked
@@ -335,7 +337,6 @@ class REINFORCE(OnPolicyAlgorithm):
         if values is not None:  # only now, after the baseline: the fit's targets may use this batch's statistics
             self.value_targets.update(batch["returns"])
 
-        n_batch = buffer.batch_steps
         # The value head is fitted in the policy's step (weighted by vf_coef), or apart after it (n_critic_updates)
         joint_value = values is not None and self.critic is None
         policy_loss = entropy_loss = value_loss = th.zeros((), device=self.device)
@@ -380,13 +381,12 @@ class REINFORCE(OnPolicyAlgorithm):
             value_loss = th.tensor(critic_loss)
             self.logger.record("train/vf_learning_rate", critic_lr)
 
-        returns = batch["returns"] if self.reward_to_go else batch["episode_returns"]
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/grad_norm", grad_norm.item())
         self.logger.record("train/stale_fraction", batch["stale"].float().mean().item())
         self.logger.record("train/episode_return_mean", batch["episode_returns"][batch["episode_steps"] == 0].mean().item())
-        self.logger.record("train/return_std", _std(returns))
+        self.logger.record("train/return_std", _std(batch["returns"] if self.reward_to_go else batch["episode_returns"]))
         self.logger.record("train/advantage_std", _std(psi_raw))
         if values is not None:
             record_value_fit(self.logger, values, batch["returns"], value_loss.item(), self.value_targets)

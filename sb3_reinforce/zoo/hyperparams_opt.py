@@ -61,15 +61,17 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if "baseline" in hyperparams and hyperparams["baseline"] in NO_BASELINE:
         hyperparams["baseline"] = None
 
-    # The critic fitted apart (n_critic_updates) applies to the value baseline only; 0 updates: fitted jointly
+    # The critic, with the value baseline only: fitted apart in critic_updates full-batch steps, or jointly (0); on
+    # standardized targets or not. All four arguments are set, so that none comes from the yml entry or "auto".
     critic_updates = hyperparams.pop("critic_updates", 0)
     critic_learning_rate = hyperparams.pop("critic_learning_rate", None)
-    if critic_updates and hyperparams.get("baseline") == "value":
-        hyperparams["n_critic_updates"] = int(critic_updates)
-        hyperparams["vf_learning_rate"] = critic_learning_rate
-    # Standardized value targets, likewise for the value baseline only
-    if hyperparams.pop("value_target_normalization", False) and hyperparams.get("baseline") == "value":
-        hyperparams["normalize_value_targets"] = True
+    normalization = hyperparams.pop("value_target_normalization", False)
+    if "baseline" in hyperparams:
+        value = hyperparams["baseline"] == "value"
+        hyperparams["n_critic_updates"] = int(critic_updates) if value and critic_updates else None
+        hyperparams["batch_size"] = None
+        hyperparams["vf_learning_rate"] = critic_learning_rate if value and critic_updates else None
+        hyperparams["normalize_value_targets"] = bool(value and normalization)
 
     policy_kwargs: dict[str, Any] = {}
     if "net_arch" in hyperparams:
@@ -99,7 +101,8 @@ def sample_reinforce_params(
     the discount through ``one_minus_gamma`` (log scale), the baseline, advantage normalization, the
     entropy and value coefficients, gradient clipping, the critic (with ``baseline="value"``: fitted jointly, or apart
     with ``critic_updates`` full-batch steps at ``critic_learning_rate``, and ``value_target_normalization``: whether
-    it regresses standardized returns) and the network (size and activation).
+    it regresses standardized returns; the four critic arguments are always set, never left to ``"auto"``) and the
+    network (size and activation).
     ``vf_coef`` is sampled for every trial so that the search space does not depend on the baseline,
     but it only has an effect when the value head is trained (``baseline="value"`` or ``bootstrap_truncated``).
     ``vf_coef`` (down to 1e-3) and ``max_grad_norm`` (up to 100) reach further than in the Zoo's samplers:
@@ -154,11 +157,8 @@ def sample_reinforce_params(
     trial.set_user_attr("gamma", hyperparams["gamma"])
     trial.set_user_attr("n_steps", hyperparams["n_steps"])
     trial.set_user_attr("policy_kwargs", policy_kwargs_string(net_arch, activation_fn))
-    if "n_critic_updates" in hyperparams:
-        trial.set_user_attr("n_critic_updates", hyperparams["n_critic_updates"])
-        trial.set_user_attr("vf_learning_rate", hyperparams["vf_learning_rate"])
-    if "normalize_value_targets" in hyperparams:
-        trial.set_user_attr("normalize_value_targets", True)
+    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
+        trial.set_user_attr(name, hyperparams[name])
     return hyperparams
 
 
