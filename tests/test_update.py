@@ -128,8 +128,11 @@ def test_policy_loss_divisor() -> None:
 def _action_net_change(n_critic_updates: int | None) -> float:
     """How far the actor moves in 5 updates when the returns are in the 100,000s (joint or separate critic)."""
     env = DummyVecEnv([lambda: FixedRewardEnv([1e5, 3e5, 2e5, 1e5])])
-    kwargs = dict(n_critic_updates=n_critic_updates, batch_size=4) if n_critic_updates else {}
-    model = REINFORCE("MlpPolicy", env, n_steps=8, seed=0, device="cpu", **kwargs)
+    kwargs = dict(batch_size=4) if n_critic_updates else {}
+    model = REINFORCE(
+        "MlpPolicy", env, n_steps=8, seed=0, device="cpu", n_critic_updates=n_critic_updates,
+        normalize_value_targets=False, **kwargs,
+    )  # fmt: skip
     before = model.policy.action_net.weight.detach().clone()
     model.learn(40)
     assert model._n_updates == 5

@@ -428,7 +428,9 @@ def test_sampler_and_converter():
         }
         normalized.add(expected["normalize_value_targets"])
         for name, value in expected.items():
-            assert hyperparams[name] == value == trial.user_attrs[name], name
+            assert hyperparams[name] == value, name
+            # what the report prints, pasted into a yml entry
+            assert yaml.safe_load(f"{name}: {trial.user_attrs[name]}")[name] == value, name
         model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
         assert (model.n_critic_updates, model.normalize_value_targets) == (
             expected["n_critic_updates"],

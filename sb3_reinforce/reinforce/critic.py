@@ -8,6 +8,8 @@ LunarLander-v3: value gradient norm 280-400 against 0.03-0.1 for the policy). Fi
 clipping of its own, it cannot starve the policy, whatever the reward scale (the names follow sb3-contrib's TRPO).
 """
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch as th
 from stable_baselines3.common.logger import Logger
@@ -16,7 +18,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import explained_variance
 
-from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, EpisodicRolloutBufferSamples
 
 # Modules that only the value head uses (a features extractor shared with the actor is not one of them)
 CRITIC_MODULES = ("value_net.", "mlp_extractor.value_net.", "vf_features_extractor.")
@@ -103,16 +105,16 @@ def add_terminal_values(
 class SeparateCritic:
     """
     Fits the value head on the Monte Carlo returns :math:`G_t` of a batch, after the policy's step: ``n_updates``
-    passes over the batch in shuffled minibatches of ``batch_size`` steps (the whole batch, accumulated over chunks,
-    if None), each an MSE step of its own optimizer (the policy's optimizer class and kwargs) with its own gradient
-    clipping.
+    passes over the batch in shuffled minibatches of ``batch_size`` steps (the whole batch if None), each an MSE step
+    of its own optimizer (the policy's optimizer class and kwargs) with its own gradient clipping, its gradient
+    accumulated over chunks of at most ``chunk_size`` steps.
 
     :param policy: the policy whose value head is fitted
     :param n_updates: passes over the batch per update
     :param batch_size: steps per minibatch, or None for one full-batch step per pass
     :param lr_schedule: learning rate of the critic's optimizer, a function of the progress remaining
     :param max_grad_norm: clipping of the critic's gradient norm
-    :param chunk_size: steps per forward and backward pass of a full-batch step
+    :param chunk_size: steps per forward and backward pass
     """
 
     def __init__(
@@ -141,24 +143,32 @@ class SeparateCritic:
         learning_rate = self.lr_schedule(progress_remaining)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        n_batch, losses = buffer.batch_steps, []
+        losses = []
         for _ in range(self.n_updates):
-            if self.batch_size is None:
-                minibatches: list = [buffer.get(self.chunk_size)]
-            else:
-                order = np.random.permutation(n_batch)
-                starts = range(0, n_batch, self.batch_size)
-                minibatches = [[buffer._get_samples(np.sort(order[i : i + self.batch_size]))] for i in starts]
-            for chunks in minibatches:
+            for chunks, size in self._minibatches(buffer):
                 self.optimizer.zero_grad()
                 loss = th.zeros((), device=self.policy.device)
-                size = n_batch if self.batch_size is None else None
                 for chunk in chunks:
                     values = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
-                    chunk_loss = ((value_targets.targets(chunk.returns) - values) ** 2).sum() / (size or len(values))
+                    chunk_loss = ((value_targets.targets(chunk.returns) - values) ** 2).sum() / size
                     chunk_loss.backward()
                     loss = loss + chunk_loss.detach()
                 th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
                 self.optimizer.step()
                 losses.append(loss.item())
         return float(np.mean(losses)), learning_rate
+
+    def _minibatches(self, buffer: EpisodicRolloutBuffer) -> Iterator[tuple[Iterator[EpisodicRolloutBufferSamples], int]]:
+        """
+        One pass over the batch: each minibatch (the whole batch if ``batch_size`` is None, else a shuffled share) as
+        chunks of at most ``chunk_size`` steps, read one at a time, and its number of steps.
+        """
+        n_batch = buffer.batch_steps
+        if self.batch_size is None:
+            yield buffer.get(self.chunk_size), n_batch
+            return
+        order = np.random.permutation(n_batch)
+        for start in range(0, n_batch, self.batch_size):
+            indices = np.sort(order[start : start + self.batch_size])
+            pieces = range(0, len(indices), self.chunk_size)
+            yield (buffer._get_samples(indices[i : i + self.chunk_size]) for i in pieces), len(indices)

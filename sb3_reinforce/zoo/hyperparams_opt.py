@@ -157,8 +157,9 @@ def sample_reinforce_params(
     trial.set_user_attr("gamma", hyperparams["gamma"])
     trial.set_user_attr("n_steps", hyperparams["n_steps"])
     trial.set_user_attr("policy_kwargs", policy_kwargs_string(net_arch, activation_fn))
+    # All four critic arguments, so that a pasted entry does not fall to "auto"; None as "null", which YAML reads back
     for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
-        trial.set_user_attr(name, hyperparams[name])
+        trial.set_user_attr(name, "null" if hyperparams[name] is None else hyperparams[name])
     return hyperparams
 
 
