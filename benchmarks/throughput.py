@@ -6,10 +6,13 @@ Usage::
     python benchmarks/throughput.py cartpole --repeats 10 --output benchmarks/throughput.json
     python benchmarks/throughput.py episodes --output benchmarks/throughput_episodes.json
 
-``cartpole``: CartPole-v1, MlpPolicy, four variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
-A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` and
-``reinforce_rollout`` (REINFORCE with ``train()`` disabled). It reports each variant's median steps/s with its
-range, and the ratio REINFORCE / A2C of each repeat (paired) with its median and a 95% bootstrap interval.
+``cartpole``: CartPole-v1, MlpPolicy, five variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
+A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` (the value baseline with
+the default critic, fitted apart: ``n_critic_updates`` passes of its own), ``reinforce_joint`` (the value head fitted
+jointly with the policy, in one gradient step per update as A2C fits its own) and ``reinforce_rollout``
+(REINFORCE with ``train()`` disabled). It reports each variant's median steps/s with its range, and the ratios
+REINFORCE / A2C and REINFORCE joint / A2C of each repeat (paired), each with its median and a 95% bootstrap
+interval.
 
 ``episodes``: an env whose episodes last exactly L steps (constant reward, ``Box(4,)`` observations,
 ``Discrete(2)`` actions), for every L, ``n_steps`` and ``n_envs`` asked. REINFORCE and A2C each run
@@ -42,14 +45,26 @@ class REINFORCERolloutOnly(REINFORCE):
         pass
 
 
-VARIANTS = {"a2c": A2C, "ceiling": A2CRolloutOnly, "reinforce": REINFORCE, "reinforce_rollout": REINFORCERolloutOnly}
+VARIANTS = {
+    "a2c": A2C,
+    "ceiling": A2CRolloutOnly,
+    "reinforce": REINFORCE,
+    "reinforce_joint": REINFORCE,
+    "reinforce_rollout": REINFORCERolloutOnly,
+}
+#: REINFORCE's arguments by variant (A2C's: none)
+KWARGS: dict[str, dict] = {
+    "reinforce": dict(baseline="value"),
+    "reinforce_joint": dict(baseline="value", n_critic_updates=None),
+    "reinforce_rollout": dict(baseline="value"),
+}
 
 
 def steps_per_second(algo: str, env_id: str | None, length: int | None, n_envs: int, n_steps: int, steps: int) -> float:
     """Train ``algo`` for ``steps`` steps; its steps/s (``env_id`` None: the fixed-length env)."""
     th.set_num_threads(1)
     env = make_vec_env(env_id or (lambda: FixedLengthEnv(length)), n_envs=n_envs, seed=0)
-    kwargs = dict(baseline="value") if algo.startswith("reinforce") else {}
+    kwargs = KWARGS.get(algo, {})
     model = VARIANTS[algo]("MlpPolicy", env, n_steps=n_steps, seed=0, device="cpu", **kwargs)
     start = time.perf_counter()
     model.learn(steps)
@@ -80,7 +95,9 @@ def cartpole(args: argparse.Namespace) -> dict:
     for _ in range(args.repeats):
         for variant in VARIANTS:
             fps[variant].append(steps_per_second(variant, "CartPole-v1", None, args.n_envs, args.n_steps, args.timesteps))
-    ratios = [r / a for r, a in zip(fps["reinforce"], fps["a2c"], strict=True)]
+    ratios = {
+        variant: [r / a for r, a in zip(fps[variant], fps["a2c"], strict=True)] for variant in ("reinforce", "reinforce_joint")
+    }
     return {
         "command": f"python benchmarks/throughput.py cartpole --n-envs {args.n_envs} --n-steps {args.n_steps} "
         f"--timesteps {args.timesteps} --repeats {args.repeats}",
@@ -89,7 +106,10 @@ def cartpole(args: argparse.Namespace) -> dict:
             for variant, v in fps.items()
         },
         "all_steps_per_s": {variant: [round(v) for v in values] for variant, values in fps.items()},
-        "reinforce_over_a2c": {"median": round(statistics.median(ratios), 3), "ci95": bootstrap_median(ratios)},
+        **{
+            f"{variant}_over_a2c": {"median": round(statistics.median(values), 3), "ci95": bootstrap_median(values)}
+            for variant, values in ratios.items()
+        },
     }
 
 

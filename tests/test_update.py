@@ -188,6 +188,41 @@ def test_separate_critic_save_and_load(tmp_path) -> None:
     assert int(next(iter(loaded.critic.optimizer.state_dict()["state"].values()))["step"]) > steps
 
 
+@pytest.mark.parametrize("batch_size", [32, None])
+def test_critic_reads_a_batch_that_fits_one_pass_once(batch_size: int | None) -> None:
+    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), n_steps=64, seed=0, device="cpu")
+    model.n_critic_updates, model.batch_size = 3, batch_size
+    model._setup_model()
+    model.learn(128)  # leaves its last batch in the buffer
+    assert model.critic is not None
+    buffer, critic = model.rollout_buffer, model.critic
+    start = copy.deepcopy(model.policy.state_dict()), copy.deepcopy(critic.optimizer.state_dict())
+    reads, read = [], buffer._get_samples
+
+    def counted(*args, **kwargs):
+        reads.append(1)
+        return read(*args, **kwargs)
+
+    buffer._get_samples = counted  # type: ignore[method-assign]
+    fitted = []
+    # the whole batch in one pass (read once), then in passes of a minibatch (32), or of 50 steps (full batch)
+    for chunk_size in (buffer.batch_steps, batch_size or 50):
+        model.policy.load_state_dict(start[0])
+        critic.optimizer.load_state_dict(copy.deepcopy(start[1]))  # load_state_dict keeps its tensors
+        critic.chunk_size, reads[:] = chunk_size, []
+        np.random.seed(1)
+        critic.fit(buffer, 1.0, model.value_targets)
+        fitted.append((copy.deepcopy(model.policy.state_dict()), len(reads)))
+    minibatches = 3 * (1 if batch_size is None else -(-buffer.batch_steps // batch_size))
+    chunks = 3 * -(-buffer.batch_steps // 50)
+    assert [n for _, n in fitted] == [1, minibatches if batch_size else chunks]
+    for name, value in fitted[0][0].items():
+        if batch_size is None:  # summed over different chunks: equal up to float rounding
+            assert th.allclose(value, fitted[1][0][name], atol=1e-6), name
+        else:  # each minibatch is one chunk either way: the same floats
+            assert th.equal(value, fitted[1][0][name]), name
+
+
 STEP_REWARDS = (1.0, 0.0, 2.0, 0.0, 3.0, 1.0)
 
 

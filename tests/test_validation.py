@@ -9,6 +9,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
+from sb3_reinforce.reinforce.checks import AUTO_CRITIC
 from tests.helpers import FixedRewardEnv
 
 
@@ -79,6 +80,31 @@ def test_auto_critic_follows_the_baseline(kwargs, resolved) -> None:
     assert tuple(getattr(model, name) for name in names) == resolved
     assert (model.critic is not None) == (resolved[0] is not None)
     assert model.value_targets.normalize == resolved[3]
+
+
+def test_load_resolves_and_checks_the_critic_arguments(tmp_path) -> None:
+    # load(path, **kwargs) sets its kwargs on the model without the constructor: _setup_model resolves and checks them
+    REINFORCE("MlpPolicy", "CartPole-v1", n_critic_updates=None, device="cpu").save(tmp_path / "model")
+    auto = dict.fromkeys(("n_critic_updates", "batch_size", "vf_learning_rate"), "auto")
+    loaded = REINFORCE.load(tmp_path / "model", device="cpu", **auto)
+    # the file has no state for a critic fitted apart: its optimizer starts fresh, and it trains
+    assert loaded.critic is not None and not loaded.critic.optimizer.state_dict()["state"]
+    assert tuple(getattr(loaded, name) for name in auto) == tuple(AUTO_CRITIC[name] for name in auto)
+    loaded.set_env(DummyVecEnv([lambda: gym.make("CartPole-v1")]))
+    loaded.learn(64)
+    assert loaded.critic.optimizer.state_dict()["state"]
+    loaded.save(tmp_path / "apart")
+    with pytest.warns(UserWarning, match="critic's optimizer was dropped: n_critic_updates=None"):
+        joint = REINFORCE.load(tmp_path / "apart", device="cpu", n_critic_updates=None, batch_size=None, vf_learning_rate=None)
+    assert joint.critic is None
+    obs = np.zeros((1, 4), dtype=np.float32)
+    assert th.equal(joint.policy.predict_values(th.as_tensor(obs)), loaded.policy.predict_values(th.as_tensor(obs)))
+    with pytest.raises(ValueError, match="batch_size must be 'auto', None"):
+        REINFORCE.load(tmp_path / "model", device="cpu", n_critic_updates=3, batch_size=0)
+    with pytest.raises(ValueError, match=r"normalize_value_targets=True.*baseline='mean'"):
+        REINFORCE.load(tmp_path / "model", device="cpu", baseline="mean")
+    loaded = REINFORCE.load(tmp_path / "model", device="cpu", baseline="mean", normalize_value_targets="auto")
+    assert (loaded.normalize_value_targets, loaded.critic) == (False, None)
 
 
 def _trains(model: REINFORCE) -> None:

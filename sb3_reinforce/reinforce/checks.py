@@ -123,6 +123,29 @@ def _check_critic(
         )
 
 
+def check_critic_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """
+    Resolve the critic's ``"auto"`` arguments (``resolve_auto``) and check them against the baseline: the
+    constructor's check, and ``_setup_model``'s for the values that ``load(path, **kwargs)`` sets without the
+    constructor.
+
+    :param arguments: at least ``baseline``, ``bootstrap_truncated`` and the critic's arguments (``AUTO_CRITIC``)
+    :return: the critic's arguments, resolved
+    """
+    resolved = resolve_auto(arguments)
+    _check_flags({name: resolved[name] for name in ("bootstrap_truncated", "normalize_value_targets")})
+    baseline = resolved["baseline"]
+    _check_critic(
+        resolved["n_critic_updates"],
+        resolved["batch_size"],
+        resolved["vf_learning_rate"],
+        baseline == "value" or bool(resolved["bootstrap_truncated"]),
+        baseline,
+        resolved["normalize_value_targets"],
+    )
+    return {name: resolved[name] for name in AUTO_CRITIC}
+
+
 FLAGS = (
     "reward_to_go",
     "discount_weighting",
@@ -176,14 +199,7 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
             "reward_to_go=False is unbiased for the discounted objective without the weighting (and biased with it). "
             "Set discount_weighting=False, or reward_to_go=True."
         )
-    _check_critic(
-        arguments["n_critic_updates"],
-        arguments["batch_size"],
-        arguments["vf_learning_rate"],
-        baseline == "value" or arguments["bootstrap_truncated"],
-        baseline,
-        arguments["normalize_value_targets"],
-    )
+    arguments.update(check_critic_arguments(arguments))
     if chunk_size is not None and not _is_int(chunk_size, 1):
         raise ValueError(f"chunk_size must be None (automatic) or an integer >= 1 (steps per pass), got {chunk_size!r}.")
     if not (sde_sample_freq == -1 or _is_int(sde_sample_freq, 1)):

@@ -15,7 +15,7 @@ import torch as th
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.type_aliases import Schedule, TensorDict
 from stable_baselines3.common.utils import explained_variance
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, EpisodicRolloutBufferSamples
@@ -144,13 +144,15 @@ class SeparateCritic:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         losses = []
+        # A batch that fits in one pass is read once, and its minibatches are taken from it (the same steps)
+        whole = next(buffer.get()) if 0 < buffer.batch_steps <= self.chunk_size else None
         for _ in range(self.n_updates):
-            for chunks, size in self._minibatches(buffer):
+            for chunks, size in self._minibatches(buffer, whole):
                 self.optimizer.zero_grad()
                 loss = th.zeros((), device=self.policy.device)
-                for chunk in chunks:
-                    values = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
-                    chunk_loss = ((value_targets.targets(chunk.returns) - values) ** 2).sum() / size
+                for observations, returns in chunks:
+                    values = self.policy.predict_values(observations).flatten()  # type: ignore[arg-type]
+                    chunk_loss = ((value_targets.targets(returns) - values) ** 2).sum() / size
                     chunk_loss.backward()
                     loss = loss + chunk_loss.detach()
                 th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
@@ -158,17 +160,32 @@ class SeparateCritic:
                 losses.append(loss.item())
         return float(np.mean(losses)), learning_rate
 
-    def _minibatches(self, buffer: EpisodicRolloutBuffer) -> Iterator[tuple[Iterator[EpisodicRolloutBufferSamples], int]]:
+    def _minibatches(
+        self, buffer: EpisodicRolloutBuffer, whole: EpisodicRolloutBufferSamples | None
+    ) -> Iterator[tuple[Iterator[tuple[th.Tensor | TensorDict, th.Tensor]], int]]:
         """
         One pass over the batch: each minibatch (the whole batch if ``batch_size`` is None, else a shuffled share) as
-        chunks of at most ``chunk_size`` steps, read one at a time, and its number of steps.
+        chunks of at most ``chunk_size`` steps, read one at a time (taken from ``whole``, the batch read at once, if
+        given), each as its observations and returns; and its number of steps.
         """
         n_batch = buffer.batch_steps
         if self.batch_size is None:
-            yield buffer.get(self.chunk_size), n_batch
+            chunks = [whole] if whole is not None else buffer.get(self.chunk_size)
+            yield ((chunk.observations, chunk.returns) for chunk in chunks), n_batch
             return
         order = np.random.permutation(n_batch)
         for start in range(0, n_batch, self.batch_size):
             indices = np.sort(order[start : start + self.batch_size])
-            pieces = range(0, len(indices), self.chunk_size)
-            yield (buffer._get_samples(indices[i : i + self.chunk_size]) for i in pieces), len(indices)
+            if whole is not None:
+                yield iter([_take(whole, th.as_tensor(indices, device=whole.returns.device))]), len(indices)
+                continue
+            pieces = (buffer._get_samples(indices[i : i + self.chunk_size]) for i in range(0, len(indices), self.chunk_size))
+            yield ((chunk.observations, chunk.returns) for chunk in pieces), len(indices)
+
+
+def _take(samples: EpisodicRolloutBufferSamples, index: th.Tensor) -> tuple[th.Tensor | TensorDict, th.Tensor]:
+    """The observations and returns of the steps ``index`` of ``samples``."""
+    observations = samples.observations
+    if isinstance(observations, dict):
+        return {key: value[index] for key, value in observations.items()}, samples.returns[index]
+    return observations[index], samples.returns[index]

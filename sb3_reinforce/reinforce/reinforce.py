@@ -1,5 +1,6 @@
 import io
 import pathlib
+import warnings
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -9,14 +10,21 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.save_util import load_from_zip_file
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule, TensorDict
 from stable_baselines3.common.utils import FloatSchedule, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, auto_chunk_size
 from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
-from sb3_reinforce.reinforce.checks import check_action_space, check_arguments, check_finite, reject_unknown_arguments
+from sb3_reinforce.reinforce.checks import (
+    check_action_space,
+    check_arguments,
+    check_critic_arguments,
+    check_finite,
+    reject_unknown_arguments,
+)
 from sb3_reinforce.reinforce.critic import SeparateCritic, ValueTargets, add_terminal_values, predict_values, record_value_fit
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
@@ -182,6 +190,8 @@ class REINFORCE(OnPolicyAlgorithm):
 
     def _setup_model(self) -> None:
         check_action_space(self.action_space)
+        # load(path, **kwargs) sets its kwargs on the model without the constructor: resolve and check them here
+        self.__dict__.update(check_critic_arguments(self.__dict__))
         super()._setup_model()
         # load() restores the saved one, with its statistics, unless the option was changed when loading
         if getattr(self, "value_targets", None) is None or self.value_targets.normalize != self.normalize_value_targets:
@@ -199,6 +209,33 @@ class REINFORCE(OnPolicyAlgorithm):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, tensors = super()._get_torch_save_params()
         return [*state_dicts, "critic.optimizer"] if self.critic is not None else state_dicts, tensors
+
+    def set_parameters(
+        self,
+        load_path_or_dict: str | pathlib.Path | io.BufferedIOBase | TensorDict,
+        exact_match: bool = True,
+        device: th.device | str = "auto",
+    ) -> None:
+        """
+        SB3's ``set_parameters`` (and so ``load``'s), where the critic's optimizer follows ``n_critic_updates`` as set
+        now, e.g. by ``load(path, n_critic_updates=...)``: a critic fitted apart that the parameters hold no state for
+        keeps its fresh optimizer, and the saved state of a critic no longer fitted apart is dropped, with a warning.
+
+        :param load_path_or_dict: a saved zip (path or file-like), or the parameters by object name (``get_parameters``)
+        :param exact_match: whether the parameters must cover every module and optimizer
+        :param device: where to load them
+        """
+        params: dict[str, Any] = (
+            dict(load_path_or_dict)
+            if isinstance(load_path_or_dict, dict)
+            else load_from_zip_file(load_path_or_dict, device=device, load_data=False)[1]
+        )
+        if self.critic is not None and "critic.optimizer" not in params:
+            params["critic.optimizer"] = self.critic.optimizer.state_dict()
+        elif self.critic is None and params.pop("critic.optimizer", None) is not None:
+            message = "the saved state of the critic's optimizer was dropped: n_critic_updates=None fits the value head"
+            warnings.warn(message + " jointly with the policy, with the policy's optimizer", stacklevel=2)
+        super().set_parameters(params, exact_match=exact_match, device=device)
 
     @property
     def _uses_value(self) -> bool:
