@@ -36,6 +36,7 @@ from common import (
     REPO_ROOT,
     SCOPE,
     ZOO_ENTRY_ALIASES,
+    code_check,
     code_hash,
     entry_hash,
     hyperparams_entry,
@@ -343,10 +344,10 @@ def check_provenance(all_data: dict[str, dict[str, list[Run]]]) -> dict[tuple[st
     issues: dict[tuple[str, str, int], list[str]] = {}
     for env, data in all_data.items():
         for algo, runs in data.items():
-            current_entry = entry_hash(hyperparams_entry(env, algo))
+            current_entry, checked_code = entry_hash(hyperparams_entry(env, algo)), code_check(algo, current_code)
             for run in runs:
                 record, done = run["provenance"], run["done"]
-                issues[(env, algo, run["seed"])] = provenance_issues(record, done, current_code, current_entry)
+                issues[(env, algo, run["seed"])] = provenance_issues(record, done, checked_code, current_entry)
             flagged = {run["seed"]: "; ".join(issues[(env, algo, run["seed"])]) for run in runs}
             flagged = {seed: text for seed, text in flagged.items() if text}
             if flagged:

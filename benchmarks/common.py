@@ -53,15 +53,22 @@ class EnvSpec:
 SCOPE: dict[str, EnvSpec] = {
     "CartPole-v1": EnvSpec(budget=100_000, n_seeds=10, eval_freq=5_000, target=475.0),
     "Acrobot-v1": EnvSpec(budget=500_000, n_seeds=5, eval_freq=10_000, target=-85.0),
-    "LunarLander-v3": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=200.0),
+    "LunarLander-v3": EnvSpec(budget=1_000_000, n_seeds=10, eval_freq=25_000, target=200.0),
     "Pendulum-v1": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=-250.0),
-    "HalfCheetah-v5": EnvSpec(budget=1_000_000, n_seeds=3, eval_freq=25_000, target=1000.0),
-    "Hopper-v5": EnvSpec(budget=1_000_000, n_seeds=3, eval_freq=25_000, target=800.0),
+    "HalfCheetah-v5": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=3000.0),
+    "Hopper-v5": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=2000.0),
+    "Walker2d-v5": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=2000.0),
+    "Ant-v5": EnvSpec(budget=1_000_000, n_seeds=5, eval_freq=25_000, target=1500.0),
 }
 ALGOS = ("reinforce", "a2c", "ppo")
 # RL Zoo 2.9.2's a2c.yml and ppo.yml have entries for the MuJoCo v4 envs only: A2C and PPO get the v4 entry,
 # unchanged, under the v5 name (run_benchmarks.py passes it with -conf)
-ZOO_ENTRY_ALIASES = {"HalfCheetah-v5": "HalfCheetah-v4", "Hopper-v5": "Hopper-v4"}
+ZOO_ENTRY_ALIASES = {
+    "HalfCheetah-v5": "HalfCheetah-v4",
+    "Hopper-v5": "Hopper-v4",
+    "Walker2d-v5": "Walker2d-v4",
+    "Ant-v5": "Ant-v4",
+}
 
 
 def system_info() -> dict[str, str]:
@@ -230,13 +237,25 @@ def provenance(env: str, algo: str, allow_dirty: bool = False) -> tuple[dict[str
     return record, diff
 
 
-def provenance_issues(record: dict[str, Any] | None, done: dict[str, Any], current_code: str, current_entry: str) -> list[str]:
+def code_check(algo: str, current_code: str) -> str | None:
+    """
+    The code hash a run of ``algo`` is checked against: ``current_code`` for REINFORCE, None for A2C and PPO, whose
+    training code is SB3's (their versions are in ``provenance.json``'s ``system``): a change of ``sb3_reinforce/``
+    does not make their runs stale.
+    """
+    return current_code if algo == "reinforce" else None
+
+
+def provenance_issues(
+    record: dict[str, Any] | None, done: dict[str, Any], current_code: str | None, current_entry: str
+) -> list[str]:
     """
     Why a run's results may not come from the current tree; empty if its start-time provenance matches it.
 
     :param record: the run's ``provenance.json``, or None if it has none (runs made before it existed)
     :param done: the run's ``done.json``; older ones hold the commit taken when the run ended (``git_commit``)
-    :param current_code: ``code_hash()`` of the current tree
+    :param current_code: ``code_hash()`` of the current tree, or None where the run does not depend on it (A2C and
+        PPO run SB3's code, through the Zoo: ``code_check``)
     :param current_entry: ``entry_hash`` of the entry that the current tree gives this env and algorithm
     :return: short flags: "recorded at end, not at start", "dirty", "no provenance: no commit recorded",
         "code differs from this tree", "hyperparameter entry differs from this tree"
@@ -250,7 +269,7 @@ def provenance_issues(record: dict[str, Any] | None, done: dict[str, Any], curre
     issues = []
     if record.get("git_dirty"):
         issues.append(f"dirty (diff sha256 {str(record.get('diff_sha256', '?'))[:12]})")
-    if record.get("code_sha256") != current_code:
+    if current_code is not None and record.get("code_sha256") != current_code:
         issues.append("code differs from this tree")
     if record.get("entry_sha256") != current_entry:
         issues.append("hyperparameter entry differs from this tree")

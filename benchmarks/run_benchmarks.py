@@ -7,12 +7,13 @@ Usage (the full benchmark of ``benchmarks/RESULTS.md``; at most 2 runs at a time
 
     python benchmarks/run_benchmarks.py --jobs 2
     python benchmarks/run_benchmarks.py --envs CartPole-v1 --seeds 0 1 2 --jobs 2   # a subset
+    python benchmarks/run_benchmarks.py --algos a2c ppo --rerun-flagged --jobs 2   # replace the flagged runs
 
 Each run is ``python -m sb3_reinforce.zoo train --algo ALGO --env ENV -n BUDGET --seed SEED
 --eval-freq FREQ --eval-episodes 10 --n-eval-envs 1 --num-threads 1 -f benchmarks/runs/ENV/ALGO/seedSEED``:
 A2C and PPO use the Zoo's own hyperparameter files, REINFORCE ours (``sb3_reinforce/hyperparams/reinforce.yml``);
 the Zoo's ``EvalCallback`` evaluates deterministically (not on Atari). The Zoo has A2C and PPO entries for
-HalfCheetah-v4 and Hopper-v4 only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``);
+the MuJoCo v4 envs only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``);
 A2C's are SB3's defaults plus ``normalize: true``, not tuned. The budget ``-n`` overrides each file's
 ``n_timesteps`` so that all three algorithms get the same number of steps. Envs, budgets, seeds and targets:
 ``SCOPE`` in ``benchmarks/common.py``.
@@ -43,9 +44,13 @@ from common import (
     RUNS_DIR,
     SCOPE,
     ZOO_ENTRY_ALIASES,
+    code_check,
+    code_hash,
     dirty_files,
+    entry_hash,
     hyperparams_entry,
     provenance,
+    provenance_issues,
     system_info,
 )
 
@@ -83,14 +88,29 @@ def command(env: str, algo: str, seed: int) -> list[str]:
     ] + (["-conf", str(conf)] if conf is not None else [])  # fmt: skip
 
 
-def run_one(env: str, algo: str, seed: int, allow_dirty: bool = False) -> str:
+def flags(env: str, algo: str, seed: int) -> list[str]:
+    """``provenance_issues`` of the committed run ``data/ENV/ALGO/seedSEED`` against the current tree."""
+    folder = DATA_DIR / env / algo / f"seed{seed}"
+    record = json.loads((folder / "provenance.json").read_text()) if (folder / "provenance.json").exists() else None
+    done = json.loads((folder / "done.json").read_text())
+    current_entry = entry_hash(hyperparams_entry(env, algo))
+    return provenance_issues(record, done, code_check(algo, code_hash()), current_entry)
+
+
+def run_one(env: str, algo: str, seed: int, allow_dirty: bool = False, rerun_flagged: bool = False) -> str:
     """
     One run: write ``provenance.json`` (and ``git_diff.patch`` from a dirty tree) before it starts, train, write
-    ``done.json`` when it has finished, and collect its files into ``data/``.
+    ``done.json`` when it has finished, and collect its files into ``data/``. A run already done (in ``runs/`` or
+    ``data/``) is skipped; with ``rerun_flagged``, a committed run that ``analyze.py`` would flag is run again and
+    replaces it.
     """
     folder = run_dir(env, algo, seed)
+    committed = DATA_DIR / env / algo / f"seed{seed}" / "done.json"
+    if committed.exists() and rerun_flagged and flags(env, algo, seed):
+        if folder.exists() and not (folder / "done.json").exists():
+            shutil.rmtree(folder)
     # done here, or on another machine (the collected data is committed)
-    if (folder / "done.json").exists() or (DATA_DIR / env / algo / f"seed{seed}" / "done.json").exists():
+    elif (folder / "done.json").exists() or committed.exists():
         return f"skip {env} {algo} {seed} (done)"
     cmd = command(env, algo, seed)
     try:
@@ -132,7 +152,9 @@ def collect_one(env: str, algo: str, seed: int) -> None:
     """
     source = run_dir(env, algo, seed)
     target = DATA_DIR / env / algo / f"seed{seed}"
-    target.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)  # a rerun replaces every file of the run it reran
+    target.mkdir(parents=True)
     for name in ("done.json", "provenance.json", "git_diff.patch"):
         if (source / name).exists():
             shutil.copy(source / name, target / name)
@@ -188,6 +210,12 @@ def main() -> None:
         help="start from a tree that differs from HEAD: save `git diff HEAD` beside each run (git_diff.patch) and "
         "record its sha256 in provenance.json. Without it, a dirty tree stops the runs before they start.",
     )
+    parser.add_argument(
+        "--rerun-flagged",
+        action="store_true",
+        help="run again every committed run that analyze.py flags (no provenance at start, dirty tree, or code or "
+        "entry that differ from this tree) and replace its data",
+    )
     args = parser.parse_args()
     dirty = dirty_files()
     if dirty and not args.allow_dirty:
@@ -206,7 +234,9 @@ def main() -> None:
         for algo in args.algos
     ]
     with ThreadPoolExecutor(max_workers=min(args.jobs, 2)) as pool:
-        for message in pool.map(lambda run: run_one(run[0], run[1], run[2], allow_dirty=args.allow_dirty), runs):
+        for message in pool.map(
+            lambda run: run_one(run[0], run[1], run[2], allow_dirty=args.allow_dirty, rerun_flagged=args.rerun_flagged), runs
+        ):
             print(message, flush=True)
 
 
