@@ -1,8 +1,13 @@
 """RL Zoo integration: registration, the ``sb3-reinforce-zoo`` command, the sampler and the packaged hyperparameters."""
 
 import argparse
+import ast
 import importlib.util
+import inspect
+import itertools
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,22 +27,21 @@ from rl_zoo3.utils import ALGOS
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.zoo import enqueue, hyperparams_file, register
 from sb3_reinforce.zoo.cli import _train_args, main, storage_url
-from sb3_reinforce.zoo.hyperparams_opt import BASELINE_CHOICES, convert_reinforce_params, sample_reinforce_params
+from sb3_reinforce.zoo.hyperparams_opt import (
+    BASELINE_CHOICES,
+    SAMPLED_NAMES,
+    convert_reinforce_params,
+    is_sampled,
+    sample_reinforce_params,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_YML = Path(str(hyperparams_file()))
 #: The marker lines of reinforce.yml: where an entry's values come from (a study's report, runs, or nowhere yet)
 YML_MARKERS = ("# Tuned: ", "# From runs: ", "# Untuned: ")
-#: The sampled names that are not REINFORCE arguments: a study report gives them as gamma, n_steps and policy_kwargs
-SAMPLED_ONLY = {
-    "one_minus_gamma",
-    "n_steps_pow",
-    "net_arch",
-    "activation_fn",
-    "critic_updates",
-    "critic_learning_rate",
-    "value_target_normalization",
-}
+#: The sampled names that are not REINFORCE arguments: a study report gives them as its User Attributes (gamma, n_steps,
+#: policy_kwargs and the critic's arguments)
+SAMPLED_ONLY = {name for name in SAMPLED_NAMES if name not in inspect.signature(REINFORCE).parameters}
 
 
 def zoo_env() -> dict[str, str]:
@@ -294,6 +298,73 @@ def test_optimize(tmp_path):
     assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
 
 
+def _report_section(stdout: str, title: str) -> dict[str, str]:
+    """The ``name: value`` lines under ``title`` (``Params`` or ``User Attributes``) of the Zoo's best-trial report."""
+    lines = stdout.split("Best trial:")[1].split(f"{title}:")[1].splitlines()[1:]
+    return dict(line.strip().split(": ", 1) for line in itertools.takewhile(lambda line: line.startswith("    "), lines))
+
+
+def _python_value(text: str) -> Any:
+    """A value as the report prints it (``str()`` of the stored value), back as that value."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a string: value, small, tanh, null
+
+
+def test_optimize_enqueue_train(tmp_path, capsys):
+    """
+    The tuning loop of the docs, end to end in this process: ``train -optimize`` with a tiny budget, ``enqueue`` of the
+    best trial's Params as the report prints them, then ``train`` with the entry pasted from the report (issue 29).
+    """
+    storage = str(tmp_path / "study.log")
+    study = ["--storage", storage, "--study-name", "study"]
+    # Both trials with the value baseline and the critic fitted apart, so that the best one stores every name; short
+    # rollouts, so that the 512 steps make several updates
+    enqueue.main(
+        [
+            *study,
+            "--trial",
+            '{"baseline": "value", "critic_updates": 1, "n_steps_pow": 5, "net_arch": "tiny"}',
+            "--trial",
+            '{"baseline": "value", "critic_updates": 5, "n_steps_pow": 6, "net_arch": "tiny"}',
+        ]
+    )
+    common = ["--algo", "reinforce", "--env", "CartPole-v1", "--seed", "0", "--num-threads", "1"]
+    optimize = ["-optimize", "--n-trials", "2", "--n-timesteps", "512", "--sampler", "random", "--pruner", "none"]
+    main(["train", *common, *optimize, "--no-optim-plots", "--eval-episodes", "2", "-f", str(tmp_path), *study,
+          "-params", "n_envs:1"])  # fmt: skip
+    stdout = capsys.readouterr().out
+    assert "Number of finished trials:  2" in stdout
+    params = {name: _python_value(value) for name, value in _report_section(stdout, "Params").items()}
+    user_attrs = _report_section(stdout, "User Attributes")
+    assert list(params) == list(SAMPLED_NAMES)
+
+    # The Params, as printed, enqueued whole in a new study: its first trial samples them back
+    enqueue.main(["--storage", storage, "--study-name", "again", "--trial", json.dumps(params)])
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    trial = optuna.load_study(study_name="again", storage=journal).ask()
+    sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
+    best_params = optuna.load_study(study_name="study", storage=journal).best_trial.params
+    assert trial.params == best_params == params
+
+    # The entry pasted from the report: the User Attributes, and the Params that are REINFORCE arguments
+    pasted = [f"  {name}: {value}" for name, value in user_attrs.items()]
+    pasted += [f"  {name}: {value}" for name, value in _report_section(stdout, "Params").items() if name not in SAMPLED_ONLY]
+    conf = tmp_path / "pasted.yml"
+    conf.write_text("\n".join(["CartPole-v1:", "  n_timesteps: 64", "  n_envs: 1", "  policy: 'MlpPolicy'", *pasted]) + "\n")
+    main(["train", *common, "-conf", str(conf), "-f", str(tmp_path / "pasted"), "--eval-freq", "-1"])
+    model = REINFORCE.load(tmp_path / "pasted" / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip")
+    expected = convert_reinforce_params(best_params)
+    for name in ("n_steps", "baseline", "normalize_advantage", "n_critic_updates", "batch_size", "normalize_value_targets"):
+        assert getattr(model, name) == expected[name], name
+    for name in ("gamma", "ent_coef", "vf_coef", "max_grad_norm", "vf_learning_rate"):
+        assert np.isclose(getattr(model, name), expected[name]), name
+    assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
+    assert model.policy_kwargs["activation_fn"] is expected["policy_kwargs"]["activation_fn"]
+    assert model.num_timesteps >= 64
+
+
 def test_report_values_paste_into_yml():
     """Each stored baseline, as the Zoo's report prints it (``baseline: <value>``), reads back from YAML as REINFORCE's."""
     for choice in BASELINE_CHOICES:
@@ -367,6 +438,114 @@ def test_enqueue(tmp_path, capsys):
             enqueue.main(["--storage", storage, "--study-name", "study", "--trial", bad])
 
 
+def _sampled_trial(study: optuna.Study, fixed: dict[str, Any]) -> optuna.Trial:
+    """A trial of ``study`` sampled by sample_reinforce_params, with the values of ``fixed`` (the rest at random)."""
+    study.enqueue_trial(fixed)
+    trial = study.ask()
+    sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
+    return trial
+
+
+def test_enqueue_a_reported_trial(tmp_path, capsys):
+    """The Params of any trial the sampler stored, enqueued whole, come back as they were (issue 29)."""
+    assert enqueue.SAMPLED_NAMES is SAMPLED_NAMES  # one list of names, which enqueue checks against
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), direction="maximize")
+    reported = _sampled_trial(study, {"baseline": "value", "critic_updates": 5}).params
+    assert list(reported) == list(SAMPLED_NAMES)  # a value baseline with the critic fitted apart stores every name
+    storage = str(tmp_path / "study.log")
+    enqueue.main(["--storage", storage, "--study-name", "study", "--trial", json.dumps(reported)])
+    assert "Enqueued in study" in capsys.readouterr().out
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    trial = optuna.load_study(study_name="study", storage=journal).ask()
+    sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
+    assert trial.params == reported
+
+    # A critic parameter that the sampler would not use is an error naming it and the fix, not a silent no-op
+    for bad, message in (
+        ({"baseline": "mean", "critic_updates": 5}, "critic_updates is sampled only when baseline is one of ['value']"),
+        ({"value_target_normalization": True}, "it does not give baseline"),
+        ({"baseline": "value", "critic_updates": 0, "critic_learning_rate": 0.001}, "it has critic_updates=0"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            enqueue.main(["--storage", storage, "--study-name", "study", "--trial", json.dumps(bad)])
+
+
+def test_docs_list_the_sampled_names():
+    """The table of sampled parameters in docs/reinforce.md lists SAMPLED_NAMES, in order (issue 29)."""
+    text = (REPO_ROOT / "docs" / "reinforce.md").read_text()
+    section = text.split("## Using with the RL Zoo")[1].split("\n## ")[0]
+    table = section.split("| Stored name |")[1].split("\n\n")[0]
+    names = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    assert names == list(SAMPLED_NAMES)
+
+
+@pytest.mark.parametrize(
+    "fixed",
+    [
+        # The trial of the issue: a leave_one_out baseline listed critic_updates: 1 and value_target_normalization: True
+        {"baseline": "leave_one_out", "critic_updates": 1, "value_target_normalization": True},
+        {"baseline": "null", "critic_updates": 5, "critic_learning_rate": 0.003},
+        {"baseline": "value", "critic_updates": 5, "critic_learning_rate": 0.003, "value_target_normalization": True},
+        {"baseline": "value", "critic_updates": 0, "critic_learning_rate": 0.003, "value_target_normalization": False},
+    ],
+    ids=["leave_one_out", "null", "value-apart", "value-joint"],
+)
+def test_report_params_agree_with_user_attributes(fixed):
+    """
+    The Zoo's report of a trial lists its Params and User Attributes: the Params hold a critic value only where the
+    model uses it, and the User Attributes (the REINFORCE arguments a pasted entry gets) say the same (issue 29).
+    """
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    trial = _sampled_trial(study, fixed)  # enqueued as is, through Optuna's enqueue_trial (no checks)
+    params = trial.params
+    arguments = {name: yaml.safe_load(f"{name}: {value}")[name] for name, value in trial.user_attrs.items()}
+    uses_value = params["baseline"] == "value"
+    assert ("critic_updates" in params) == uses_value and ("value_target_normalization" in params) == uses_value
+    apart = uses_value and params["critic_updates"] > 0
+    assert ("critic_learning_rate" in params) == apart
+    assert arguments["n_critic_updates"] == (params["critic_updates"] if apart else None)
+    assert arguments["batch_size"] is None
+    assert arguments["vf_learning_rate"] == (params["critic_learning_rate"] if apart else None)
+    assert arguments["normalize_value_targets"] is params.get("value_target_normalization", False)
+    # The model built from the Params is the one the User Attributes describe
+    model = REINFORCE("MlpPolicy", "CartPole-v1", **convert_reinforce_params(params) | {"n_steps": 16})
+    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
+        assert getattr(model, name) == arguments[name], name
+
+
+def test_sampler_docstring_describes_the_critic():
+    """The sampler's docstring names today's default critic, and the zoo's sources cite only files in the tree."""
+    doc = inspect.getdoc(sample_reinforce_params)
+    assert doc is not None and "AUTO_CRITIC" in doc and "standardized" in doc
+    assert not re.search(r"\bcommit\b", doc)
+    for source in (REPO_ROOT / "sb3_reinforce" / "zoo").glob("*.py"):
+        for cited in re.findall(r"[\w./-]+/[\w.-]+\.(?:py|md|json|yml|csv)\b", source.read_text()):
+            assert (REPO_ROOT / cited).is_file(), f"{source.name} cites {cited}, which is not in the tree"
+
+
+def test_plot_from_file_single_run(tmp_path, capsys):
+    """plot_from_file with one run of an algorithm: an error naming it and what to do, not the Zoo's min() error."""
+    logs = tmp_path / "logs"
+    _fake_run(logs, "reinforce", "CartPole-v1", 1)
+    for run in (1, 2):
+        _fake_run(logs, "a2c", "CartPole-v1", run)
+    results = tmp_path / "results"
+    main(["all_plots", "-a", "reinforce", "a2c", "-e", "CartPole-v1", "-f", str(logs), "-o", str(results), "--savefig",
+          str(tmp_path / "all.png")])  # fmt: skip
+    capsys.readouterr()
+    common = ["plot_from_file", "-i", str(results), "--savefig", str(tmp_path / "from_file.png")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(common)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    key = f"REINFORCE-{logs}"  # all_plots' key: the algorithm and the folder
+    assert f"a single run of {key} on CartPole-v1" in error and "at least 2 runs" in error
+    assert f"--skip-keys {key}" in error and "a2c" not in error.split("--skip-keys")[1]
+    # The fix it names works
+    main([*common, "--skip-keys", key])
+    assert list(tmp_path.glob("from_file*.png"))
+
+
 def test_other_algos_still_work(tmp_path):
     # The CLI in this process (the subprocess runs are tested above)
     main(["train", "--algo", "a2c", "--env", "CartPole-v1", "-n", "300", "-f", str(tmp_path), "--eval-freq", "-1"])
@@ -412,19 +591,22 @@ def test_sampler_and_converter():
     """Sampled hyperparameters build a model, and the converter gives them back from the stored trial params."""
     register()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
-    baselines, critics, normalized = set(), set(), set()
-    for _ in range(12):
+    baselines, critics, normalized, stored = set(), set(), set(), set()
+    for _ in range(16):
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
+        # The names of SAMPLED_NAMES, in their order, less those whose condition (SAMPLED_WHEN) the trial does not meet
+        assert list(trial.params) == [name for name in SAMPLED_NAMES if is_sampled(name, trial.params)]
+        stored.update(trial.params)
         # the critic fitted apart: with the value baseline only; every critic argument given, none left to "auto"
-        separate = hyperparams["baseline"] == "value" and trial.params["critic_updates"] > 0
+        separate = trial.params.get("critic_updates", 0) > 0
         critics.add(separate)
         expected = {
             "n_critic_updates": trial.params["critic_updates"] if separate else None,
             "batch_size": None,
             "vf_learning_rate": trial.params["critic_learning_rate"] if separate else None,
             # standardized value targets: likewise with the value baseline only
-            "normalize_value_targets": hyperparams["baseline"] == "value" and trial.params["value_target_normalization"],
+            "normalize_value_targets": trial.params.get("value_target_normalization", False),
         }
         normalized.add(expected["normalize_value_targets"])
         for name, value in expected.items():
@@ -456,6 +638,7 @@ def test_sampler_and_converter():
         study.tell(trial, 0.0)
     assert None in baselines and baselines <= {None, "value", "mean", "leave_one_out"}
     assert critics == {True, False} and normalized == {True, False}
+    assert stored == set(SAMPLED_NAMES)
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
     assert model.n_steps == hyperparams["n_steps"] and model.baseline == hyperparams["baseline"]

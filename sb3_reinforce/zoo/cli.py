@@ -12,12 +12,15 @@ It is a superset of ``rl_zoo3``'s CLI: ``sb3-reinforce-zoo SCRIPT [ARGS...]`` re
 - the plot scripts accept ``--savefig FILE``: the figures are written to FILE instead of being shown
   (with several figures, FILE's name gets a suffix per figure), which works without a display;
 - ``all_plots -o plots/results`` creates the folder ``plots``, and ``all_plots`` stops with an error naming each
-  algorithm and env that has no evaluations in the folders given (the Zoo's table would show ``0.0 +/- 0.0``).
+  algorithm and env that has no evaluations in the folders given (the Zoo's table would show ``0.0 +/- 0.0``);
+- ``plot_from_file`` stops with an error naming each algorithm that has a single run in every env of the results
+  (where the Zoo fails with ``ValueError: min() arg is an empty sequence``).
 """
 
 import argparse
 import contextlib
 import importlib.util
+import pickle
 import re
 import runpy
 import sys
@@ -234,6 +237,8 @@ def _run_plot(script: str, args: list[str]) -> None:
 
     if script == "all_plots" and not ("-h" in zoo_args or "--help" in zoo_args):
         _prepare_all_plots(zoo_args)
+    if script == "plot_from_file" and not ("-h" in zoo_args or "--help" in zoo_args):
+        _prepare_plot_from_file(zoo_args)
     _prepare_plot_imports()
     import rl_zoo3.plots
 
@@ -305,6 +310,84 @@ def _prepare_all_plots(args: list[str]) -> None:
                         "its cell of the table shows 0.0 +/- 0.0, which is not a result.",
                         stacklevel=2,
                     )
+
+
+def _prepare_plot_from_file(args: list[str]) -> None:
+    """
+    Before the Zoo's ``plot_from_file`` runs: stop with an error if an algorithm of the results has a single run in
+    every env kept, and warn for each env where it has one.
+
+    rl_zoo3 limitation: ``all_plots`` saves the last evaluations of a single run as a number instead of one value per
+    run; ``plot_from_file`` skips such an env ("Skipping ...") and fails with ``ValueError: min() arg is an empty
+    sequence`` for an algorithm whose every env it skipped.
+
+    :param args: the arguments of ``plot_from_file``
+    """
+    parser = _PreParser(add_help=False)
+    parser.add_argument("-i", "--input", default=None)
+    parser.add_argument("-skip", "--skip-envs", nargs="+", default=[])
+    parser.add_argument("--keep-envs", nargs="+", default=[])
+    parser.add_argument("--skip-keys", nargs="+", default=[])
+    parser.add_argument("--keep-keys", nargs="+", default=[])
+    parser.add_argument("--merge", nargs="+", default=[])
+    # Read as flags, as the Zoo's parser reads them: "-iqm" is not "-i qm"
+    parser.add_argument("-iqm", "--iqm", action="store_true")
+    try:
+        known, _ = parser.parse_known_args(args)
+    except _PreParseError:
+        return  # left to the Zoo's parser, which reports the error
+    import numpy as np
+
+    results = _load_plot_results(known.input, known.merge)
+    if not results:
+        return  # left to the Zoo: no file, or no env in it
+    keys = [key for key in next(iter(results.values())) if key not in known.skip_keys]
+    keys = [key for key in keys if key in known.keep_keys] if known.keep_keys else keys
+    envs = [env for env in results if env not in known.skip_envs]
+    envs = [env for env in envs if env in known.keep_envs] if known.keep_envs else envs
+    single = {key: [env for env in envs if np.ndim(results[env].get(key, {}).get("last_evals", [])) == 0] for key in keys}
+    missing = [key for key in keys if envs and single[key] == envs]
+    if missing:
+        print(
+            f"{PROG} plot_from_file: error: {known.input} holds a single run of {', '.join(missing)} on "
+            f"{', '.join(envs)}. plot_from_file needs at least 2 runs per algorithm and env (all_plots saves the final "
+            "scores of a single run as one number, which it cannot plot). Train more runs (train --seed N), save the "
+            f"results again with all_plots -o, or leave them out with --skip-keys {' '.join(missing)}.",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    for key in keys:
+        for env in single[key]:
+            warnings.warn(
+                f"plot_from_file: {key} has a single run on {env}: its final scores on {env} are left out of the plots.",
+                stacklevel=2,
+            )
+
+
+def _load_plot_results(filename: str | None, merge: list[str]) -> dict:
+    """
+    The results that ``plot_from_file`` reads: the file saved by ``all_plots -o``, merged with the ``--merge`` files as
+    the Zoo merges them, without the table.
+
+    :param filename: ``-i/--input`` (``.pkl`` is added if missing)
+    :param merge: ``--merge``
+    :return: ``{env: {key: results}}``, empty if a file is missing
+    """
+    if filename is None:
+        return {}
+    path = Path(filename if filename.endswith(".pkl") else f"{filename}.pkl")
+    if not path.is_file() or not all(Path(name).is_file() for name in merge):
+        return {}
+    with open(path, "rb") as file:
+        results = pickle.load(file)
+    results.pop("results_table", None)
+    for name in merge:
+        with open(name, "rb") as file:
+            other = pickle.load(file)
+        other.pop("results_table", None)
+        for env in results:
+            results[env].update(other.get(env, {}))
+    return results
 
 
 def evaluated_runs(folder: str, algo: str, env: str) -> list[Path]:

@@ -5,7 +5,10 @@
 The Zoo creates its study with ``load_if_exists=True``, so a study created here (same storage and name) is
 picked up, and Optuna runs the enqueued trials first; the TPE sampler then models them with the rest.
 The parameters use the names that :func:`sb3_reinforce.zoo.hyperparams_opt.sample_reinforce_params` stores
-(``n_steps_pow``, ``one_minus_gamma``, ...). Parameters left out of a trial are sampled as usual.
+(:data:`sb3_reinforce.zoo.hyperparams_opt.SAMPLED_NAMES`: ``n_steps_pow``, ``one_minus_gamma``, ...), so the Params of
+a trial the Zoo reported can be enqueued whole. Parameters left out of a trial are sampled as usual. The critic's
+parameters are sampled with ``baseline="value"`` only, so a trial that gives one of them must give that baseline
+(and ``critic_learning_rate`` a ``critic_updates`` above 0): Optuna would otherwise drop them without a word.
 
 Example::
 
@@ -23,23 +26,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 
 from sb3_reinforce.zoo.cli import storage_url
-from sb3_reinforce.zoo.hyperparams_opt import BASELINE_CHOICES, NO_BASELINE
-
-#: The names sample_reinforce_params stores; Optuna would silently ignore any other name in an enqueued trial
-SAMPLED_NAMES = {
-    "learning_rate",
-    "n_steps_pow",
-    "one_minus_gamma",
-    "baseline",
-    "normalize_advantage",
-    "ent_coef",
-    "vf_coef",
-    "max_grad_norm",
-    "critic_updates",
-    "critic_learning_rate",
-    "net_arch",
-    "activation_fn",
-}
+from sb3_reinforce.zoo.hyperparams_opt import BASELINE_CHOICES, NO_BASELINE, SAMPLED_NAMES, SAMPLED_WHEN, is_sampled
 
 
 def trial_params(text: str) -> dict[str, Any]:
@@ -52,15 +39,23 @@ def trial_params(text: str) -> dict[str, Any]:
     params = json.loads(text)
     if not isinstance(params, dict):
         raise ValueError(f"--trial must be a JSON object of parameters, got {text!r}.")
-    unknown = set(params) - SAMPLED_NAMES
+    unknown = [name for name in params if name not in SAMPLED_NAMES]
     if unknown:
-        raise ValueError(f"--trial has unknown parameters {sorted(unknown)}; the sampled names are {sorted(SAMPLED_NAMES)}.")
+        raise ValueError(f"--trial has unknown parameters {unknown}; the sampled names are {list(SAMPLED_NAMES)}.")
     if "baseline" in params:
         if params["baseline"] in NO_BASELINE:
             params["baseline"] = BASELINE_CHOICES[0]  # what the sampler stores for baseline=None
         elif params["baseline"] not in BASELINE_CHOICES:
             choices = ["null", *BASELINE_CHOICES[1:]]
             raise ValueError(f"--trial: baseline must be one of {choices}, got {params['baseline']!r}.")
+    for name in params:
+        if not is_sampled(name, params):
+            parent, values = SAMPLED_WHEN[name]
+            got = f"it has {parent}={params[parent]!r}" if parent in params else f"it does not give {parent}"
+            raise ValueError(
+                f"--trial: {name} is sampled only when {parent} is one of {list(values)}, and {got}, so Optuna would "
+                f"ignore it. Add {parent} with one of those values to the trial, or remove {name}."
+            )
     return params
 
 

@@ -37,6 +37,48 @@ CRITIC_UPDATES: tuple[int, ...] = (0, 1, 5, 20, 80)
 #: What the stored value of ``baseline`` may be for ``baseline=None``
 NO_BASELINE = ("null", "none", None)
 
+#: The names under which :func:`sample_reinforce_params` stores its values (``trial.params``), in the order it samples
+#: them: the one list that the sampler, ``python -m sb3_reinforce.zoo.enqueue`` and docs/reinforce.md follow.
+SAMPLED_NAMES: tuple[str, ...] = (
+    "learning_rate",
+    "n_steps_pow",
+    "one_minus_gamma",
+    "baseline",
+    "normalize_advantage",
+    "ent_coef",
+    "vf_coef",
+    "max_grad_norm",
+    "critic_updates",
+    "critic_learning_rate",
+    "value_target_normalization",
+    "net_arch",
+    "activation_fn",
+)
+
+#: The names sampled only in some trials: ``name: (parent, values)``, sampled (and stored) only when the parameter
+#: ``parent`` took one of ``values``. The critic applies to the value baseline only, and its own learning rate to the
+#: critic fitted apart only, so a trial's params never list a value that its model does not use.
+SAMPLED_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "critic_updates": ("baseline", ("value",)),
+    "critic_learning_rate": ("critic_updates", CRITIC_UPDATES[1:]),
+    "value_target_normalization": ("baseline", ("value",)),
+}
+
+
+def is_sampled(name: str, params: dict[str, Any]) -> bool:
+    """
+    Whether :func:`sample_reinforce_params` samples ``name`` in a trial, given the values it sampled before it.
+
+    :param name: one of :data:`SAMPLED_NAMES`
+    :param params: the trial's values so far, by their stored names
+    :return: True for the names sampled in every trial, and for a name of :data:`SAMPLED_WHEN` whose parent took one of
+        its values (its parent is then in ``params``)
+    """
+    if name not in SAMPLED_WHEN:
+        return True
+    parent, values = SAMPLED_WHEN[name]
+    return parent in params and params[parent] in values
+
 
 def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     """
@@ -61,8 +103,9 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if "baseline" in hyperparams and hyperparams["baseline"] in NO_BASELINE:
         hyperparams["baseline"] = None
 
-    # The critic, with the value baseline only: fitted apart in critic_updates full-batch steps, or jointly (0); on
-    # standardized targets or not. All four arguments are set, so that none comes from the yml entry or "auto".
+    # The critic, with the value baseline only: fitted apart in critic_updates full-batch steps, or jointly (0, and when
+    # not sampled); on standardized targets or not. All four arguments are set, so that none comes from the yml entry
+    # or "auto". A stored critic value that does not apply (enqueued through Optuna's own enqueue_trial) is left unused.
     critic_updates = hyperparams.pop("critic_updates", 0)
     critic_learning_rate = hyperparams.pop("critic_learning_rate", None)
     normalization = hyperparams.pop("value_target_normalization", False)
@@ -97,18 +140,27 @@ def sample_reinforce_params(
     """
     Sampler for REINFORCE hyperparameters, registered as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["reinforce"]``.
 
-    It samples the learning rate (log scale), the rollout length ``n_steps`` (a power of 2, per env),
-    the discount through ``one_minus_gamma`` (log scale), the baseline, advantage normalization, the
-    entropy and value coefficients, gradient clipping, the critic (with ``baseline="value"``: fitted jointly, or apart
-    with ``critic_updates`` full-batch steps at ``critic_learning_rate``, and ``value_target_normalization``: whether
-    it regresses standardized returns; the four critic arguments are always set, never left to ``"auto"``) and the
-    network (size and activation).
-    ``vf_coef`` is sampled for every trial so that the search space does not depend on the baseline,
-    but it only has an effect when the value head is trained (``baseline="value"`` or ``bootstrap_truncated``).
-    ``vf_coef`` (down to 1e-3) and ``max_grad_norm`` (up to 100) reach further than in the Zoo's samplers:
-    Monte Carlo returns can be large, and the gradient is clipped as a whole, so a value loss of a few thousand
-    shrinks the policy's share of the clipped gradient (on LunarLander-v3 with ``vf_coef=0.5, max_grad_norm=0.5``,
-    the policy's part had a norm of about 1e-4 out of 0.5: ``benchmarks/grad_share.py`` at commit 57c9e1b).
+    It samples, under the names of :data:`SAMPLED_NAMES`: the learning rate (log scale), the rollout length ``n_steps``
+    (a power of 2, per env), the discount through ``one_minus_gamma`` (log scale), the baseline, advantage
+    normalization, the entropy and value coefficients, gradient clipping, the critic and the network (size and
+    activation).
+
+    The critic is sampled with ``baseline="value"`` only (:data:`SAMPLED_WHEN`): the other baselines do not use the
+    value head, so their trials store no critic values and get the critic's arguments as None and False.
+    ``critic_updates`` is 0 for the joint fit (the value loss, weighted by ``vf_coef``, added to the policy loss, one
+    gradient clipped by ``max_grad_norm``), or k for the value head fitted apart after the policy's step, in k
+    full-batch steps (``batch_size=None``) of its own optimizer at ``critic_learning_rate`` (sampled only then) with
+    its own clipping at ``max_grad_norm``. ``value_target_normalization`` is whether the head regresses standardized
+    returns. The converter sets all four critic arguments, so that none is left to the constructor's ``"auto"``,
+    which fits the value head apart in 5 passes of minibatches of 64 steps at 1e-3, on standardized returns
+    (:data:`sb3_reinforce.reinforce.checks.AUTO_CRITIC`); that minibatched critic is not in this search space.
+
+    ``vf_coef`` is sampled in every trial: it weights the value loss wherever the value head is fitted jointly, with
+    ``critic_updates=0``, and with the other baselines when the entry sets ``bootstrap_truncated`` (the value head then
+    bootstraps time limits; the sampler does not see the entry).
+    ``vf_coef`` (1e-3 to 1) and ``max_grad_norm`` (0.3 to 100) reach further than in the Zoo's samplers: Monte Carlo
+    returns can be in the thousands, and in the joint fit one clipping bounds the gradient of both losses
+    (docs/reinforce.md, *The critic*).
 
     :param trial: the Optuna trial to sample from
     :param n_actions: the dimension of a continuous action space (0 otherwise); unused, as REINFORCE
@@ -118,45 +170,33 @@ def sample_reinforce_params(
         on-policy
     :return: keyword arguments for :class:`sb3_reinforce.REINFORCE`
     """
-    learning_rate = trial.suggest_float("learning_rate", 1e-5, 1e-2, log=True)
+    params: dict[str, Any] = {}
+    params["learning_rate"] = trial.suggest_float("learning_rate", 1e-5, 1e-2, log=True)
     # From 2**4 = 16 to 2**11 = 2048 steps per env and per rollout
-    n_steps_pow = trial.suggest_int("n_steps_pow", 4, 11)
+    params["n_steps_pow"] = trial.suggest_int("n_steps_pow", 4, 11)
     # gamma from 0.9 (the Zoo's usual value for Pendulum) to 0.9999
-    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
-    baseline = trial.suggest_categorical("baseline", BASELINE_CHOICES)
-    normalize_advantage = trial.suggest_categorical("normalize_advantage", [True, False])
-    ent_coef = trial.suggest_float("ent_coef", 1e-8, 0.1, log=True)
-    vf_coef = trial.suggest_float("vf_coef", 1e-3, 1.0, log=True)
-    max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 100.0, log=True)
-    # With baseline="value": the critic fitted jointly (0) or apart, with this many full-batch steps and its own rate
-    critic_updates = trial.suggest_categorical("critic_updates", CRITIC_UPDATES)
-    critic_learning_rate = trial.suggest_float("critic_learning_rate", 1e-4, 1e-2, log=True)
-    value_target_normalization = trial.suggest_categorical("value_target_normalization", [False, True])
-    net_arch = trial.suggest_categorical("net_arch", list(NET_ARCHS))
-    activation_fn = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
+    params["one_minus_gamma"] = trial.suggest_float("one_minus_gamma", 0.0001, 0.1, log=True)
+    params["baseline"] = trial.suggest_categorical("baseline", BASELINE_CHOICES)
+    params["normalize_advantage"] = trial.suggest_categorical("normalize_advantage", [True, False])
+    params["ent_coef"] = trial.suggest_float("ent_coef", 1e-8, 0.1, log=True)
+    params["vf_coef"] = trial.suggest_float("vf_coef", 1e-3, 1.0, log=True)
+    params["max_grad_norm"] = trial.suggest_float("max_grad_norm", 0.3, 100.0, log=True)
+    # The critic, with the value baseline only (SAMPLED_WHEN): fitted jointly (0) or apart, with its own learning rate
+    if is_sampled("critic_updates", params):
+        params["critic_updates"] = trial.suggest_categorical("critic_updates", CRITIC_UPDATES)
+    if is_sampled("critic_learning_rate", params):
+        params["critic_learning_rate"] = trial.suggest_float("critic_learning_rate", 1e-4, 1e-2, log=True)
+    if is_sampled("value_target_normalization", params):
+        params["value_target_normalization"] = trial.suggest_categorical("value_target_normalization", [False, True])
+    params["net_arch"] = trial.suggest_categorical("net_arch", list(NET_ARCHS))
+    params["activation_fn"] = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
 
-    hyperparams = convert_reinforce_params(
-        {
-            "learning_rate": learning_rate,
-            "n_steps_pow": n_steps_pow,
-            "one_minus_gamma": one_minus_gamma,
-            "baseline": baseline,
-            "normalize_advantage": normalize_advantage,
-            "ent_coef": ent_coef,
-            "vf_coef": vf_coef,
-            "max_grad_norm": max_grad_norm,
-            "critic_updates": critic_updates,
-            "critic_learning_rate": critic_learning_rate,
-            "value_target_normalization": value_target_normalization,
-            "net_arch": net_arch,
-            "activation_fn": activation_fn,
-        }
-    )
+    hyperparams = convert_reinforce_params(params)
     # The Zoo prints the user attributes below the params: these give, as the yml file takes them, the hyperparameters
-    # whose sampled names are not REINFORCE arguments (one_minus_gamma, n_steps_pow, net_arch, activation_fn)
+    # whose sampled names are not REINFORCE arguments (one_minus_gamma, n_steps_pow, net_arch, activation_fn, critic_*)
     trial.set_user_attr("gamma", hyperparams["gamma"])
     trial.set_user_attr("n_steps", hyperparams["n_steps"])
-    trial.set_user_attr("policy_kwargs", policy_kwargs_string(net_arch, activation_fn))
+    trial.set_user_attr("policy_kwargs", policy_kwargs_string(params["net_arch"], params["activation_fn"]))
     # All four critic arguments, so that a pasted entry does not fall to "auto"; None as "null", which YAML reads back
     for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
         trial.set_user_attr(name, "null" if hyperparams[name] is None else hyperparams[name])
