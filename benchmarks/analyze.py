@@ -12,6 +12,11 @@ Statistics come from rliable: the interquartile mean (IQM) over seeds of the fin
 (mean of 10 episodes), with a 95% stratified bootstrap confidence interval; learning curves show the mean over
 seeds with a 95% bootstrap band, against env steps and against wall-clock time.
 
+Time to target: each run's wall-clock seconds at its steps to target (the first evaluation at or above the env's
+target in ``SCOPE``), read from its ``time.csv`` (cumulative training steps against wall-clock seconds, at the
+training episodes' ends), interpolated linearly. If ``benchmarks/time_to_target.json`` exists (written by
+``python benchmarks/throughput.py time-to-target``), RESULTS.md shows its summary table too.
+
 Provenance: every run is checked against the current tree. A run is flagged (a warning on stderr, and a mark in
 RESULTS.md) when it has no ``provenance.json`` written at its start (the runs made before it existed only have
 the commit that ``done.json`` recorded at their end), when it started from a dirty tree, or when its recorded
@@ -42,10 +47,9 @@ from common import (
     hyperparams_entry,
     provenance_issues,
 )
-from rliable import library as rly
-from rliable import metrics
 
 FIGURES = BENCH_DIR / "figures"
+TIME_TO_TARGET = BENCH_DIR / "time_to_target.json"
 COLORS = {"reinforce": "tab:red", "a2c": "tab:blue", "ppo": "tab:green"}
 REPS = 2000
 # Fixed bootstrap seed: rerunning analyze.py on the same data gives the same CIs. rliable's StratifiedBootstrap
@@ -123,7 +127,25 @@ def first_reach(run: Run, threshold: float) -> float:
     return float(run["timesteps"][reached[0]]) if len(reached) else float("inf")
 
 
+def time_to_target(run: Run, threshold: float) -> float:
+    """
+    The run's wall-clock seconds at its ``first_reach`` of ``threshold``: its ``time.csv`` interpolated at that step
+    count; infinite if it never reached it.
+    """
+    steps = first_reach(run, threshold)
+    return float(run["time_at"](steps)) if np.isfinite(steps) else float("inf")
+
+
+def aggregate_iqm(scores: np.ndarray) -> float:
+    """rliable's interquartile mean (rliable is imported where it is used: the rest does without it)."""
+    from rliable import metrics
+
+    return float(metrics.aggregate_iqm(scores))
+
+
 def interval(scores: np.ndarray, func: Callable[[np.ndarray], Any]) -> tuple[float, float, float]:
+    from rliable import library as rly
+
     np.random.seed(BOOTSTRAP_SEED)
     point, ci = rly.get_interval_estimates({"x": scores.reshape(-1, 1)}, func, reps=REPS)
     low, high = np.ravel(ci["x"])
@@ -134,12 +156,21 @@ def fmt_steps(value: float) -> str:
     return "not reached" if not np.isfinite(value) else f"{value / 1000:.0f}k"
 
 
+def fmt_seconds(value: float) -> str:
+    """Seconds as ``"42 s"``, from 100 s on as ``"1.7 min"``; infinite: ``"not reached"``."""
+    if not np.isfinite(value):
+        return "not reached"
+    return f"{value:.0f} s" if value < 100 else f"{value / 60:.1f} min"
+
+
 def _mean_per_point(scores: np.ndarray) -> np.ndarray:
     """Mean over runs at every evaluation point; ``scores`` is (runs, 1 task, points)."""
     return scores.mean(axis=(0, 1))
 
 
 def curves(env: str, data: dict[str, list[Run]], system: dict[str, str]) -> Path:
+    from rliable import library as rly
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for algo, runs in data.items():
         if not runs:
@@ -200,8 +231,8 @@ def results_table(all_data: dict[str, dict[str, list[Run]]], flagged: dict[tuple
     """The main table: one row per env and algorithm, with the number of runs flagged by the provenance check."""
     lines = [
         "| env (budget) | algo | seeds | final IQM [95% CI] | final mean ± std | steps to target (median) "
-        "| wall-clock / run | steps/s | provenance flags |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| time to target (median) | wall-clock / run | steps/s | provenance flags |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes: list[str] = []
     for env, data in all_data.items():
@@ -209,24 +240,32 @@ def results_table(all_data: dict[str, dict[str, list[Run]]], flagged: dict[tuple
         for algo, runs in data.items():
             name = f"{env} ({fmt_steps(spec.budget) if spec.budget < 1_000_000 else f'{spec.budget / 1e6:g}M'})"
             if not runs:
-                lines.append(f"| {name} | {algo} | 0 | not run yet | | | | | |")
+                lines.append(f"| {name} | {algo} | 0 | not run yet | | | | | | |")
                 continue
             note = untuned_note(env, algo)
             if note is not None:
                 notes.append(note)
             label = f"{algo} (untuned Zoo entry [{len(notes)}])" if note is not None else algo
             final = np.array([run["scores"][-1] for run in runs])
-            iqm, low, high = interval(final, metrics.aggregate_iqm)
+            iqm, low, high = interval(final, aggregate_iqm)
             reach = np.median([first_reach(run, spec.target) for run in runs])
+            reach_s = np.median([time_to_target(run, spec.target) for run in runs])
             wall = np.median([run["done"]["wall_clock_s"] for run in runs])
             fps = np.median([run["done"]["steps_per_s"] for run in runs])
             flags = flagged.get((env, algo), 0)
             lines.append(
                 f"| {name} | {label} | {seed_list([run['seed'] for run in runs])} | {iqm:.1f} [{low:.1f}, {high:.1f}] "
-                f"| {final.mean():.1f} ± {final.std():.1f} | {fmt_steps(reach)} | {wall / 60:.1f} min | {fps:.0f} "
+                f"| {final.mean():.1f} ± {final.std():.1f} | {fmt_steps(reach)} | {fmt_seconds(reach_s)} "
+                f"| {wall / 60:.1f} min | {fps:.0f} "
                 f"| {f'{flags}/{len(runs)} runs' if flags else 'none'} |"
             )
-    lines += ["", "Steps to target: the first evaluation at or above REINFORCE's target (next section), per seed."]
+    lines += [
+        "",
+        "Steps to target: the first evaluation at or above REINFORCE's target (next section), per seed. Time to target:",
+        "each run's wall-clock time at that step (its `time.csv`: the training episodes' ends, interpolated), with the",
+        "Zoo's evaluations in it, from runs made 2 at a time ([notes.md](notes.md), known limitations); the median of",
+        "the runs' times (each run's: per-seed section).",
+    ]
     lines += [f"[{i}] {note}" for i, note in enumerate(notes, start=1)]
     return lines
 
@@ -239,7 +278,7 @@ def targets_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
         if not runs:
             lines.append(f"| {env} | ≥ {spec.target:g} | — | not run yet |")
             continue
-        iqm, _, _ = interval(np.array([run["scores"][-1] for run in runs]), metrics.aggregate_iqm)
+        iqm, _, _ = interval(np.array([run["scores"][-1] for run in runs]), aggregate_iqm)
         lines.append(f"| {env} | ≥ {spec.target:g} | {iqm:.1f} | {'met' if iqm >= spec.target else 'missed'} |")
     cartpole = all_data["CartPole-v1"]["reinforce"]
     if cartpole:
@@ -248,7 +287,7 @@ def targets_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
         late = [run["scores"][run["timesteps"] >= CARTPOLE_STAY_FROM] for run in cartpole]
         stay = sum(bool((scores >= target).all()) for scores in late)
         # The IQM over seeds at each evaluation from CARTPOLE_STAY_FROM on (every run has the same schedule)
-        late_iqm = np.array([metrics.aggregate_iqm(column) for column in np.array(late).T])
+        late_iqm = np.array([aggregate_iqm(column) for column in np.array(late).T])
         lines += [
             "",
             f"CartPole-v1 extra targets: first ≥ {target:g} by {fmt_steps(CARTPOLE_REACH_BY)} steps (median over seeds): "
@@ -283,6 +322,59 @@ def value_fit_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
     return lines
 
 
+def fmt_spread(spread: dict[str, float | None], fmt: Callable[[float], str]) -> str:
+    """
+    ``"median [min, max]"`` of a summary entry of ``time_to_target.json``, each by ``fmt``, None as "not reached";
+    just ``"not reached"`` if no seed reached it.
+    """
+    if spread["min"] is None:
+        return "not reached"
+    median, low, high = ("not reached" if (value := spread[key]) is None else fmt(value) for key in ("median", "min", "max"))
+    return f"{median} [{low}, {high}]"
+
+
+def side_by_side_section(path: Path = TIME_TO_TARGET) -> list[str]:
+    """
+    The summary table of ``time_to_target.json`` (``throughput.py time-to-target``) with its settings, commit,
+    system and commands, under its own heading; nothing if the file does not exist.
+    """
+    if not path.exists():
+        return []
+    result = json.loads(path.read_text())
+    settings, system = result["settings"], result["system"]
+    kwargs = "; ".join(
+        f"`{algo}`: {entry['class']}({', '.join(f'{key}={value!r}' for key, value in entry['kwargs'].items())})"
+        for algo, entry in settings["algos"].items()
+    )
+    versions = ", ".join(f"{key} {system.get(key, '?')}" for key in ("sb3_reinforce", "stable_baselines3", "torch", "cpu"))
+    dirty = f" + uncommitted changes to {', '.join(result['dirty_files'])}" if result["dirty_files"] else ""
+    lines = [
+        "## Time to target, side by side",
+        "",
+        f"{settings['env']}: env steps and seconds of training until the first deterministic evaluation "
+        f"({settings['n_eval_episodes']} episodes, every {settings['eval_freq']:,} steps, its time left out) with a mean "
+        f"≥ {settings['target']:g}; a run stops there, or at {settings['max_steps']:,} steps (not reached). One process, one "
+        "torch thread, the runs interleaved (per seed, the algorithms in an order rotated by seed); each algorithm with "
+        f"its constructor defaults ({kwargs}). Median [min, max] over seeds, a seed that missed counting as not "
+        "reached.",
+        "",
+        f"From [{path.name}]({path.name}): commit {result['commit'][:7]}{dirty}; {versions}. "
+        + "Commands: "
+        + "; ".join(f"`{command}`" for command in result["commands"])
+        + ".",
+        "",
+        "| algo | n_envs | seeds | reached | steps to target | seconds to target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in result["summary"]:
+        lines.append(
+            f"| {entry['algo']} | {entry['n_envs']} | {seed_list(entry['seeds'])} | {entry['reached']}/{len(entry['seeds'])} "
+            f"| {fmt_spread(entry['steps_to_target'], lambda steps: f'{steps / 1000:g}k')} "
+            f"| {fmt_spread(entry['seconds_to_target'], lambda seconds: f'{seconds:.1f}')} |"
+        )
+    return [*lines, ""]
+
+
 README_START, README_END = "<!-- results table: generated by benchmarks/analyze.py -->", "<!-- end of results table -->"
 
 
@@ -298,7 +390,7 @@ def readme_table(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
             if not data[algo]:
                 cells.append("not run")
                 continue
-            iqm, low, high = interval(np.array([run["scores"][-1] for run in data[algo]]), metrics.aggregate_iqm)
+            iqm, low, high = interval(np.array([run["scores"][-1] for run in data[algo]]), aggregate_iqm)
             cells.append(
                 f"{'**' if algo == 'reinforce' else ''}{iqm:.1f}{'**' if algo == 'reinforce' else ''} [{low:.1f}, {high:.1f}]"
             )
@@ -321,20 +413,31 @@ def write_readme_table(table: list[str]) -> None:
     readme.write_text(head + README_START + "\n" + "\n".join(table) + "\n" + README_END + tail)
 
 
+def fmt_reach(run: Run, threshold: float) -> str:
+    """``"15k in 21 s"``: the run's steps and wall-clock time to ``threshold``; ``"not reached"``."""
+    steps = first_reach(run, threshold)
+    return f"{fmt_steps(steps)} in {fmt_seconds(time_to_target(run, threshold))}" if np.isfinite(steps) else "not reached"
+
+
 def per_seed_section(all_data: dict[str, dict[str, list[Run]]], issues: dict[tuple[str, str, int], list[str]]) -> list[str]:
-    """Every run's final score and evaluation episode length, its recorded commit and its provenance flags."""
+    """
+    Every run's final score and evaluation episode length, its steps and wall-clock time to the env's target, its
+    recorded commit and its provenance flags.
+    """
     lines = [
-        "| env | algo | final score per seed (mean eval episode length) | commit recorded | provenance flags |",
-        "|---|---|---|---|---|",
+        "| env | algo | final score per seed (mean eval episode length) | steps, time to target per seed "
+        "| commit recorded | provenance flags |",
+        "|---|---|---|---|---|---|",
     ]
     for env, data in all_data.items():
         for algo, runs in data.items():
             if not runs:
                 continue
             scores = ", ".join(f"{run['seed']}: {run['scores'][-1]:.1f} ({run['final_length']:.0f})" for run in runs)
+            reach = ", ".join(f"{run['seed']}: {fmt_reach(run, SCOPE[env].target)}" for run in runs)
             commits = group_by({run["seed"]: recorded_commit(run) for run in runs})
             flags = group_by({run["seed"]: "; ".join(issues[(env, algo, run["seed"])]) or "none" for run in runs})
-            lines.append(f"| {env} | {algo} | {scores} | {commits} | {flags} |")
+            lines.append(f"| {env} | {algo} | {scores} | {reach} | {commits} | {flags} |")
     return lines
 
 
@@ -386,6 +489,7 @@ def main() -> None:
         "",
         *results_table(all_data, flagged),
         "",
+        *side_by_side_section(),
         "## Targets for REINFORCE",
         "",
         *targets_section(all_data),
@@ -394,7 +498,7 @@ def main() -> None:
         "",
         *value_fit_section(all_data),
         "",
-        "## Per-seed final scores and provenance",
+        "## Per-seed final scores, time to target and provenance",
         "",
         "Provenance flags: *recorded at end, not at start*: the run has no `provenance.json` (written when a run",
         "starts, since it exists); its only record is the commit that `done.json` took when the run ended, so the",
