@@ -10,7 +10,8 @@ Usage (the full benchmark of ``benchmarks/RESULTS.md``; at most 2 runs at a time
     python benchmarks/run_benchmarks.py --algos a2c ppo --rerun-flagged --jobs 2   # replace the flagged runs
 
 Each run is ``python -m sb3_reinforce.zoo train --algo ALGO --env ENV -n BUDGET --seed SEED
---eval-freq FREQ --eval-episodes 10 --n-eval-envs 1 --num-threads 1 -f benchmarks/runs/ENV/ALGO/seedSEED``:
+--eval-freq FREQ --eval-episodes 10 --n-eval-envs 1 --num-threads 1 -f benchmarks/runs/ENV/ALGO/seedSEED``, with
+``--log-interval 1`` for REINFORCE, so that its ``train/explained_variance`` is read from every update's log table.
 A2C and PPO use the Zoo's own hyperparameter files, REINFORCE ours (``sb3_reinforce/hyperparams/reinforce.yml``);
 the Zoo's ``EvalCallback`` evaluates deterministically (not on Atari). The Zoo has A2C and PPO entries for
 the MuJoCo v4 envs only: the v5 runs use them unchanged (``-conf data/ENV/ALGO/zoo_hyperparams.yml``);
@@ -85,7 +86,10 @@ def command(env: str, algo: str, seed: int) -> list[str]:
         "--algo", algo, "--env", env, "-n", str(spec.budget), "--seed", str(seed),
         "--eval-freq", str(spec.eval_freq), "--eval-episodes", "10", "--n-eval-envs", "1",
         "--num-threads", "1", "-f", str(run_dir(env, algo, seed)),
-    ] + (["-conf", str(conf)] if conf is not None else [])  # fmt: skip
+    ] + (["-conf", str(conf)] if conf is not None else []) + (
+        # a log table per update: explained_variance.csv keeps one row per update
+        ["--log-interval", "1"] if algo == "reinforce" else []
+    )  # fmt: skip
 
 
 def flags(env: str, algo: str, seed: int) -> list[str]:

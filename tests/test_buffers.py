@@ -6,6 +6,8 @@ import torch as th
 from gymnasium import spaces
 
 from sb3_reinforce import EpisodicRolloutBuffer
+from sb3_reinforce.common import buffers
+from sb3_reinforce.common.returns import reward_to_go
 
 GAMMA = 0.5
 
@@ -119,8 +121,15 @@ def test_byte_bound() -> None:
 
 
 @pytest.mark.parametrize("n_envs", [1, 3])
-def test_work_per_rollout_does_not_depend_on_the_carried_over_length(n_envs: int) -> None:
-    """Rows are never moved, and finalize() reads only the rows of episodes that ended."""
+def test_work_per_rollout_does_not_depend_on_the_carried_over_length(n_envs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are never moved, and finalize() computes returns over the rows of the episodes that ended only."""
+    rows_read: list[int] = []
+
+    def recorded(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+        rows_read.append(len(rewards))
+        return reward_to_go(rewards, dones, gamma)
+
+    monkeypatch.setattr(buffers, "reward_to_go", recorded)
     n_steps, length = 4, 400
     buffer = make_buffer(n_steps=n_steps, n_envs=n_envs)
     feeder = Feeder(buffer, [length] * n_envs)
@@ -129,11 +138,11 @@ def test_work_per_rollout_does_not_depend_on_the_carried_over_length(n_envs: int
     for _ in range(length // n_steps - 2):
         feeder.rollout(n_steps)
     # 398 steps carried over: no row was read (nor copied), and the first block is the same array
-    assert buffer.rows_read == 0 and buffer.blocks[0]["obs/"] is first_block
+    assert rows_read == [] and buffer.blocks[0]["obs/"] is first_block
     feeder.rollout(2 * n_steps)  # every episode ends at step 400
     assert buffer.batch_steps == length * n_envs
     # the only reads: the rows of the episodes that ended, once
-    assert buffer.rows_read == length
+    assert rows_read == [length]
     feeder.rollout(n_steps)
     # the blocks of the used episodes are released
     assert sorted(buffer.blocks) == [length // n_steps, length // n_steps + 1]
@@ -151,9 +160,33 @@ def test_chunks_are_the_batch_in_order() -> None:
         [buffer.batch_steps % 3] if buffer.batch_steps % 3 else []
     )
     for name, value in whole._asdict().items():
+        if value is None:  # the advantages, which the algorithm sets
+            assert all(getattr(chunk, name) is None for chunk in chunks)
+            continue
         assert th.equal(th.cat([getattr(chunk, name) for chunk in chunks]), value), name
     with pytest.raises(ValueError, match="batch_size"):
         next(buffer.get(batch_size=0))
+
+
+def test_a_batch_that_fits_one_chunk_is_read_once() -> None:
+    buffers_ = [make_buffer(n_steps=4, n_envs=2) for _ in range(2)]
+    for buffer in buffers_:
+        feeder = Feeder(buffer, [3, 7])
+        for _ in range(4):
+            feeder.rollout(4)
+    read_whole, from_timeline = buffers_
+    whole = whole_batch(read_whole)
+    assert whole is not None
+    # read once: every later read of the whole batch is the same tensors, and minibatches are taken from them
+    again = whole_batch(read_whole)
+    assert again is not None and again.observations is whole.observations and again.actions is whole.actions
+    indices = np.array([0, 2, 3, 7, 8])
+    chunks = zip(read_whole.get(2, indices=indices), from_timeline.get(2, indices=indices), strict=True)
+    for start, (chunk, expected) in zip(range(0, len(indices), 2), chunks, strict=True):
+        for name, value in chunk._asdict().items():
+            if value is not None:
+                assert th.equal(value, getattr(expected, name)), name
+        assert th.equal(chunk.observations, whole.observations[th.as_tensor(indices[start : start + 2])])
 
 
 def test_observations_keep_their_dtype() -> None:

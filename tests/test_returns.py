@@ -7,6 +7,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
+from sb3_reinforce.common.buffers import EpisodeBatch
 from sb3_reinforce.common.returns import advantages, episode_layout, leave_one_out_baseline, reward_to_go
 from tests.helpers import FixedRewardEnv, discounted_returns
 
@@ -14,7 +15,7 @@ GAMMA = 0.5
 
 
 class BatchRecorder(BaseCallback):
-    """Keep the update batch of every rollout (read right after the returns are computed)."""
+    """Keep the update batch of every rollout (read right after the returns and advantages are computed)."""
 
     def __init__(self):
         super().__init__()
@@ -30,6 +31,9 @@ class BatchRecorder(BaseCallback):
             return
         self.batches.append({name: value.cpu().numpy() for name, value in batch._asdict().items() if name != "observations"})
         self.batches[-1]["observations"] = batch.observations.cpu().numpy()
+        values = self.model.rollout_buffer.batch.values
+        if values is not None:
+            self.batches[-1]["values"] = values.cpu().numpy()
 
 
 def _train(env, n_steps: int, total: int, **kwargs) -> tuple[REINFORCE, list[dict[str, np.ndarray]]]:
@@ -128,23 +132,9 @@ def test_several_envs_ending_at_different_times() -> None:
 def test_whole_episode_return() -> None:
     rewards = [1.0, 2.0, 3.0, 4.0]
     env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
-    model, batches = _train(env, n_steps=4, total=4, reward_to_go=False)
-    batch = batches[0]
-    returns = _psi(model, batch)
-    assert np.allclose(returns, discounted_returns(rewards, GAMMA)[0])
-
-
-def _psi(model: REINFORCE, batch: dict[str, np.ndarray], values: th.Tensor | None = None) -> np.ndarray:
-    """Psi_t of a recorded batch, with the model's settings (the function train() calls)."""
-    tensors = {name: th.as_tensor(batch[name]) for name in ("returns", "episode_returns", "episode_steps", "episode_ids")}
-    return advantages(
-        **tensors,
-        gamma=model.gamma,
-        reward_to_go=model.reward_to_go,
-        baseline=model.baseline,
-        values=values,
-        discount_weighting=model.discount_weighting,
-    ).numpy()
+    _, batches = _train(env, n_steps=4, total=4, reward_to_go=False)
+    # Psi_t, as the batch carries it to the update
+    assert np.allclose(batches[0]["advantages"], discounted_returns(rewards, GAMMA)[0])
 
 
 def _two_episode_batch(model_kwargs: dict) -> tuple[REINFORCE, dict[str, np.ndarray]]:
@@ -187,27 +177,25 @@ def _by_episode(batch: dict[str, np.ndarray], values: np.ndarray) -> tuple[list[
     ],
 )
 def test_baselines(baseline, reward_to_go, expected_a, expected_b) -> None:
-    model, batch = _two_episode_batch(dict(baseline=baseline, reward_to_go=reward_to_go))
-    advantages = _psi(model, batch)
-    got_a, got_b = _by_episode(batch, advantages)
+    _, batch = _two_episode_batch(dict(baseline=baseline, reward_to_go=reward_to_go))
+    got_a, got_b = _by_episode(batch, batch["advantages"])
     assert np.allclose(got_a, expected_a) and np.allclose(got_b, expected_b)
 
 
 def test_value_baseline() -> None:
-    model, batch = _two_episode_batch(dict(baseline="value"))
-    values = th.as_tensor(np.array([0.5, -1.0, 0.25, 2.0, 1.0], dtype=np.float32))
-    advantages = _psi(model, batch, values)
-    assert np.allclose(advantages, batch["returns"] - values.numpy())
+    _, batch = _two_episode_batch(dict(baseline="value"))
+    # V(s_t) of the untrained head: small, but not zero
+    assert np.abs(batch["values"]).max() > 1e-3
+    assert np.allclose(batch["advantages"], batch["returns"] - batch["values"])
 
 
 def test_discount_weighting_counts_from_true_start() -> None:
     rewards = [1.0, 1.0, 1.0, 1.0, 1.0]
     env = DummyVecEnv([lambda: FixedRewardEnv(rewards)])
-    model, batches = _train(env, n_steps=2, total=6, discount_weighting=True)
+    _, batches = _train(env, n_steps=2, total=6, discount_weighting=True)
     batch = _sorted_by_global_step(batches[2])
-    advantages = _psi(model, batch)
     expected = [GAMMA**t * g for t, g in enumerate(discounted_returns(rewards, GAMMA))]
-    assert np.allclose(advantages, expected)
+    assert np.allclose(batch["advantages"], expected)
 
 
 # --- the pure functions, on a hand-written (time, env) timeline ---
@@ -247,13 +235,14 @@ def test_advantages_by_hand() -> None:
     g = th.tensor([3.0, 2.0, 4.0])
     r = th.tensor([3.0, 3.0, 4.0])
     steps, ids = th.tensor([0, 1, 0]), th.tensor([0, 0, 1])
-    common = dict(returns=g, episode_returns=r, episode_steps=steps, episode_ids=ids, gamma=GAMMA)
-    assert th.allclose(advantages(**common), g)
-    assert th.allclose(advantages(**common, reward_to_go=False), r)
-    assert th.allclose(advantages(**common, baseline="mean"), g - 3.0)
+    batch = EpisodeBatch(g, r, steps, ids, old_log_prob=th.zeros(3), stale=th.zeros(3, dtype=th.bool))
+    assert th.allclose(advantages(batch, gamma=GAMMA), g)
+    assert th.allclose(advantages(batch, gamma=GAMMA, reward_to_go=False), r)
+    assert th.allclose(advantages(batch, gamma=GAMMA, baseline="mean"), g - 3.0)
     # whole return, mean over episodes (3 + 4) / 2, whatever their lengths
-    assert th.allclose(advantages(**common, reward_to_go=False, baseline="mean"), r - 3.5)
-    assert th.allclose(advantages(**common, baseline="value", values=th.tensor([1.0, 1.0, 1.0])), g - 1.0)
-    assert th.allclose(advantages(**common, discount_weighting=True), g * th.tensor([1.0, 0.5, 1.0]))
+    assert th.allclose(advantages(batch, gamma=GAMMA, reward_to_go=False, baseline="mean"), r - 3.5)
+    assert th.allclose(advantages(batch, gamma=GAMMA, discount_weighting=True), g * th.tensor([1.0, 0.5, 1.0]))
     with pytest.raises(ValueError, match="values"):
-        advantages(**common, baseline="value")
+        advantages(batch, gamma=GAMMA, baseline="value")
+    batch.values = th.tensor([1.0, 1.0, 1.0])
+    assert th.allclose(advantages(batch, gamma=GAMMA, baseline="value"), g - 1.0)

@@ -27,7 +27,7 @@ from tests.helpers import FixedRewardEnv
         (dict(ent_coef=-0.01), "ent_coef"),
         (dict(max_grad_norm=0.0), "max_grad_norm"),
         (dict(max_grad_norm=-1.0), "max_grad_norm"),
-        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(learning_rate=-1e-3), "learning_rate must be a float >= 0"),
         (dict(learning_rate="fast"), "learning_rate"),
         (dict(sde_sample_freq=0), "sde_sample_freq"),
         (dict(stats_window_size=0), "stats_window_size"),
@@ -78,7 +78,9 @@ def test_auto_critic_follows_the_baseline(kwargs, resolved) -> None:
     model = REINFORCE("MlpPolicy", "CartPole-v1", device="cpu", **kwargs)
     names = ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets")
     assert tuple(getattr(model, name) for name in names) == resolved
-    assert (model.critic is not None) == (resolved[0] is not None)
+    # the value head is used (a critic) when either is set, and fitted apart when n_critic_updates is
+    assert (model.critic is not None) == (resolved[0] is not None or resolved[3])
+    assert (model.critic is not None and not model.critic.joint) == (resolved[0] is not None)
     assert model.value_targets.normalize == resolved[3]
 
 
@@ -96,7 +98,7 @@ def test_load_resolves_and_checks_the_critic_arguments(tmp_path) -> None:
     loaded.save(tmp_path / "apart")
     with pytest.warns(UserWarning, match="critic's optimizer was dropped: n_critic_updates=None"):
         joint = REINFORCE.load(tmp_path / "apart", device="cpu", n_critic_updates=None, batch_size=None, vf_learning_rate=None)
-    assert joint.critic is None
+    assert joint.critic is not None and joint.critic.joint and joint.critic.optimizer is None
     obs = np.zeros((1, 4), dtype=np.float32)
     assert th.equal(joint.policy.predict_values(th.as_tensor(obs)), loaded.policy.predict_values(th.as_tensor(obs)))
     with pytest.raises(ValueError, match="batch_size must be 'auto', None"):

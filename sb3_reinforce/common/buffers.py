@@ -12,13 +12,13 @@ update exactly as often as short ones.
 The cost per step does not depend on the length of the episodes. The timeline is stored in blocks of
 ``buffer_size`` rows that never move: a block is allocated when the timeline reaches it, and released once every
 step in it has been used. Each step's return is computed once, when the rollout in which its episode ends is over.
-Observations are stored in their own dtype (``uint8`` images stay ``uint8``) and are read per chunk, so a batch is
-never copied whole.
+Observations are stored in their own dtype (``uint8`` images stay ``uint8``) and are read per chunk; only a batch
+that fits one chunk is read whole, once.
 """
 
 import itertools
 from collections.abc import Generator
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -28,6 +28,7 @@ from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import TensorDict
 from stable_baselines3.common.vec_env import VecNormalize
 
+from sb3_reinforce.common.batch import EpisodeBatch, EpisodicRolloutBufferSamples, RolloutBufferFields
 from sb3_reinforce.common.returns import episode_layout, reward_to_go
 
 # When chunk_size is None: steps per pass of the update, at most, and bytes of their float32 observations, at most
@@ -45,37 +46,15 @@ WRONG_CLASS = (
 )
 
 
-class EpisodicRolloutBufferSamples(NamedTuple):
-    """
-    Steps of the episodes that ended since the previous update: the whole batch, or a chunk of it.
-
-    :param observations: observations :math:`s_t`
-    :param actions: actions :math:`a_t`
-    :param old_log_prob: :math:`\\log \\pi_{old}(a_t|s_t)` recorded when the step was collected
-    :param returns: reward-to-go :math:`G_t = \\sum_{k \\ge t} \\gamma^{k-t} r_k` (to the end of the episode)
-    :param episode_returns: discounted return :math:`R(\\tau) = G_0` of the episode the step belongs to
-    :param episode_steps: :math:`t`, counted from the true start of the episode (also across rollouts)
-    :param episode_ids: index of the episode in the batch, in ``[0, batch_episodes)``
-    :param stale: ``True`` for steps collected in an earlier rollout, i.e. under an older policy
-    """
-
-    observations: th.Tensor | TensorDict
-    actions: th.Tensor
-    old_log_prob: th.Tensor
-    returns: th.Tensor
-    episode_returns: th.Tensor
-    episode_steps: th.Tensor
-    episode_ids: th.Tensor
-    stale: th.Tensor
-
-
-class EpisodicRolloutBuffer(BaseBuffer):
+class EpisodicRolloutBuffer(RolloutBufferFields, BaseBuffer):
     """
     Rollout buffer for REINFORCE: Monte Carlo returns from complete episodes, with carry-over. It holds Box, Discrete,
     MultiDiscrete, MultiBinary and Dict observations.
 
     Call :meth:`start_rollout` at the start of each rollout (instead of ``reset``), :meth:`add` for every step (with
     ``done``), :meth:`finalize` at the end of the rollout, then :meth:`get` to read the batch.
+
+    After a rollout, the batch can also be read under the names of SB3's ``RolloutBuffer`` (``RolloutBufferFields``).
 
     :param buffer_size: Rows per block of the timeline (``n_steps``: one rollout's steps per env)
     :param observation_space: Observation space
@@ -133,10 +112,12 @@ class EpisodicRolloutBuffer(BaseBuffer):
             episode_starts=((), bool),
             dones=((), bool),
             log_probs=((), np.float32),
+            # the rollout that collected the step: a step of an earlier rollout is stale
+            rollouts=((), np.int32),
         )
-        # Bytes of one block: every field, plus the rollout index of each row
-        self.block_bytes = buffer_size * (
-            8 + n_envs * sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in self.fields.values())
+        # Bytes of one block: every field
+        self.block_bytes = (
+            buffer_size * n_envs * sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in self.fields.values())
         )
         self.reset()
 
@@ -149,7 +130,6 @@ class EpisodicRolloutBuffer(BaseBuffer):
         """Clear the buffer, including the steps of unfinished episodes carried over."""
         super().reset()
         self.blocks: dict[int, dict[str, np.ndarray]] = {}
-        self.block_rollouts: dict[int, np.ndarray] = {}
         self.rollout = 0
         # Per env: first row not yet used (the start of its running episode, or ``pos``), its last ``done`` row,
         # the length so far of its running episode, and whether that episode started before the buffer saw it
@@ -158,8 +138,6 @@ class EpisodicRolloutBuffer(BaseBuffer):
         self.episode_length = np.zeros(self.n_envs, dtype=np.int64)
         self.start_unknown = np.zeros(self.n_envs, dtype=bool)
         self.dropped_steps = 0
-        # Rows that finalize() read, over the buffer's life: the work it does, which tests compare with ``pos``
-        self.rows_read = 0
         self._set_batch(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), {})
         self.generator_ready = False
 
@@ -179,7 +157,6 @@ class EpisodicRolloutBuffer(BaseBuffer):
             self.blocks[index] = {
                 name: np.zeros((*shape, *field), dtype=dtype) for name, (field, dtype) in self.fields.items()
             }
-            self.block_rollouts[index] = np.zeros(self.buffer_size, dtype=np.int64)
         return self.blocks[index]
 
     def _read(self, name: str, rows: np.ndarray, envs: np.ndarray | None = None) -> np.ndarray:
@@ -193,8 +170,8 @@ class EpisodicRolloutBuffer(BaseBuffer):
         for lo, hi in itertools.pairwise(bounds):
             index = int(block_of[lo])
             local = rows[lo:hi] - index * self.buffer_size
-            source, flat = (self.block_rollouts[index] if name == "rollouts" else self.blocks[index][name]), local
-            if envs is not None and name != "rollouts":
+            source, flat = self.blocks[index][name], local
+            if envs is not None:
                 # Rows x envs flattened, so that np.take writes into ``out`` without a temporary copy
                 source, flat = source.reshape(-1, *source.shape[2:]), local * self.n_envs + envs[lo:hi]
             if out is None:
@@ -225,7 +202,7 @@ class EpisodicRolloutBuffer(BaseBuffer):
         self.episode_length[episode_starts] = 0
         first_kept = int(self.pending_start.min()) // self.buffer_size
         for index in [index for index in self.blocks if index < first_kept]:
-            del self.blocks[index], self.block_rollouts[index]
+            del self.blocks[index]
         self.rollout += 1
         self.generator_ready = False
 
@@ -269,7 +246,7 @@ class EpisodicRolloutBuffer(BaseBuffer):
         block["episode_starts"][row] = episode_start
         block["dones"][row] = done
         block["log_probs"][row] = log_prob.cpu().numpy().reshape(self.n_envs)
-        self.block_rollouts[self.pos // self.buffer_size][row] = self.rollout
+        block["rollouts"][row] = self.rollout
         self.last_done[np.asarray(done, dtype=bool)] = self.pos
         self.pos += 1
 
@@ -295,7 +272,6 @@ class EpisodicRolloutBuffer(BaseBuffer):
             return
         first, last = int(self.pending_start[ended].min()), int(self.last_done[ended].max())
         rows = np.arange(first, last + 1)
-        self.rows_read += len(rows)
         dones, starts = self._read("dones", rows), self._read("episode_starts", rows)
         returns = reward_to_go(self._read("rewards", rows), dones, self.gamma)
 
@@ -324,56 +300,90 @@ class EpisodicRolloutBuffer(BaseBuffer):
     def _set_batch(self, rows: np.ndarray, envs: np.ndarray, scalars: dict[str, np.ndarray]) -> None:
         """Select the batch: timeline ``rows`` and columns ``envs`` of its steps, and their per-step scalars."""
         self.batch_rows, self.batch_envs = rows, envs
-        if len(rows) > 0:
-            scalars["old_log_prob"] = self._read("log_probs", rows, envs)
-            scalars["stale"] = self._read("rollouts", rows) < self.rollout
-        self.batch = {name: th.as_tensor(value, device=self.device) for name, value in scalars.items()}
-        self.batch_episodes = int(scalars["episode_ids"].max()) + 1 if len(rows) > 0 else 0
+        # The batch's observations and actions, once they have been read whole (see ``get``)
+        self._whole: tuple[th.Tensor | TensorDict, th.Tensor] | None = None
+        if len(rows) == 0:
+            self.batch = EpisodeBatch.empty(self.device)
+            return
+        scalars["old_log_prob"] = self._read("log_probs", rows, envs)
+        scalars["stale"] = self._read("rollouts", rows, envs) < self.rollout
+        self.batch = EpisodeBatch(**{name: th.as_tensor(value, device=self.device) for name, value in scalars.items()})
 
     @property
     def batch_steps(self) -> int:
         """Number of steps in the batch."""
-        return len(self.batch_rows)
+        return len(self.batch)
+
+    @property
+    def batch_episodes(self) -> int:
+        """Number of episodes in the batch."""
+        return self.batch.n_episodes
 
     def size(self) -> int:
         """Number of steps in the batch (what ``sample`` draws from)."""
         return self.batch_steps
 
-    def get(self, batch_size: int | None = None) -> Generator[EpisodicRolloutBufferSamples, None, None]:
+    def _field(self, name: str) -> np.ndarray:
+        """Field ``name`` of the batch's steps, read from the timeline (``RolloutBufferFields``)."""
+        shape, dtype = self.fields[name]
+        if self.batch_steps == 0:
+            return np.zeros((0, *shape), dtype=dtype)
+        return self._read(name, self.batch_rows, self.batch_envs)
+
+    def get(
+        self, batch_size: int | None = None, indices: np.ndarray | None = None
+    ) -> Generator[EpisodicRolloutBufferSamples, None, None]:
         """
-        Yield the batch of completed-episode steps in order, in chunks of ``batch_size`` steps (all at once if None).
-        REINFORCE takes one gradient step over the whole batch, accumulated over the chunks.
+        Yield steps of the batch of completed episodes, in chunks of ``batch_size`` steps (all at once if None):
+        every step in order, or the steps ``indices``. REINFORCE takes one gradient step over the whole batch,
+        accumulated over the chunks. A batch that fits one chunk is read from the timeline once, then served from
+        memory: by the later calls, and for any ``indices``.
 
         :param batch_size: Number of steps per chunk, or None for the whole batch
+        :param indices: increasing indices into the batch, or None for every step
         """
         if not self.generator_ready:
             raise RuntimeError("Call finalize() at the end of the rollout before get().")
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
             raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}.")
-        chunk = batch_size or max(self.batch_steps, 1)
-        for start in range(0, self.batch_steps, chunk):
-            yield self._get_samples(np.arange(start, min(start + chunk, self.batch_steps)))
+        n_steps = self.batch_steps
+        if self._whole is None and 0 < n_steps <= (batch_size or n_steps):
+            self._whole = self._read_steps(np.arange(n_steps))
+        steps = np.arange(n_steps) if indices is None else indices
+        chunk = batch_size or max(len(steps), 1)
+        for start in range(0, len(steps), chunk):
+            yield self._get_samples(steps[start : start + chunk])
 
-    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> EpisodicRolloutBufferSamples:  # type: ignore[override]
-        """
-        The steps ``batch_inds`` (increasing) of the batch, read from the timeline.
-
-        :param batch_inds: indices into the batch
-        :param env: unused: observations are stored normalized, as the algorithm saw them (SB3's signature)
-        """
+    def _read_steps(self, batch_inds: np.ndarray) -> tuple[th.Tensor | TensorDict, th.Tensor]:
+        """The observations and actions of the steps ``batch_inds`` of the batch, read from the timeline."""
         rows, envs = self.batch_rows[batch_inds], self.batch_envs[batch_inds]
         obs = {
             name[4:]: th.as_tensor(self._read(name, rows, envs), device=self.device)
             for name in self.fields
             if name[:4] == "obs/"
         }
+        actions = th.as_tensor(self._read("actions", rows, envs), device=self.device)
+        return (obs if isinstance(self.observation_space, spaces.Dict) else obs[""]), actions
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> EpisodicRolloutBufferSamples:  # type: ignore[override]
+        """
+        The steps ``batch_inds`` of the batch, read from the timeline, or from memory if the batch was read whole.
+
+        :param batch_inds: indices into the batch
+        :param env: unused: observations are stored normalized, as the algorithm saw them (SB3's signature)
+        """
         index = th.as_tensor(batch_inds, device=self.device)
-        scalars = {name: value[index] for name, value in self.batch.items()}
-        return EpisodicRolloutBufferSamples(
-            observations=obs if isinstance(self.observation_space, spaces.Dict) else obs[""],
-            actions=th.as_tensor(self._read("actions", rows, envs), device=self.device),
-            **scalars,
-        )
+        if self._whole is None:
+            observations, actions = self._read_steps(batch_inds)
+        elif len(batch_inds) == self.batch_steps and (np.diff(batch_inds) > 0).all():
+            observations, actions = self._whole  # every step, in order
+        else:
+            whole_obs, whole_actions = self._whole
+            observations = (
+                {key: value[index] for key, value in whole_obs.items()} if isinstance(whole_obs, dict) else whole_obs[index]
+            )
+            actions = whole_actions[index]
+        return self.batch.samples(index, observations, actions)
 
 
 # Kept for code written against 0.1.0, when Dict observations had a buffer class of their own

@@ -1,12 +1,15 @@
 """
 The Monte Carlo returns and baselines of REINFORCE, as pure functions.
 
-The buffer calls :func:`reward_to_go` and :func:`episode_layout` on the rows of the episodes that ended; ``train()``
-calls :func:`advantages` on the batch. Each is checked against hand-computed numbers in ``tests/test_returns.py``.
+The buffer calls :func:`reward_to_go` and :func:`episode_layout` on the rows of the episodes that ended; the
+algorithm calls :func:`advantages` on the batch at the end of each rollout. Each is checked against hand-computed
+numbers in ``tests/test_returns.py``.
 """
 
 import numpy as np
 import torch as th
+
+from sb3_reinforce.common.batch import EpisodeBatch
 
 
 def reward_to_go(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
@@ -86,43 +89,39 @@ def leave_one_out_baseline(returns: th.Tensor, episode_ids: th.Tensor, episode_s
 
 
 def advantages(
-    returns: th.Tensor,
-    episode_returns: th.Tensor,
-    episode_steps: th.Tensor,
-    episode_ids: th.Tensor,
+    batch: EpisodeBatch,
+    *,
     gamma: float,
     reward_to_go: bool = True,
     baseline: str | None = None,
-    values: th.Tensor | None = None,
     discount_weighting: bool = False,
 ) -> th.Tensor:
     """
     :math:`\\Psi_t`: the return (:math:`G_t`, or :math:`R(\\tau)` for every step of the episode), minus a baseline,
     times :math:`\\gamma^t` if asked. One entry per step of the batch.
 
-    :param returns: reward-to-go :math:`G_t` of each step
-    :param episode_returns: :math:`R(\\tau) = G_0` of each step's episode
-    :param episode_steps: :math:`t`, counted from the true start of the episode
-    :param episode_ids: episode index of each step, in ``[0, n_episodes)``
+    :param batch: the batch's returns (``returns``, ``episode_returns``), the place of each step in its episode
+        (``episode_steps``, ``episode_ids``) and, for ``baseline="value"``, ``values``: :math:`V(s_t)`, which must not
+        depend on this batch's actions (predict it *before* fitting the value head on the batch), or the gradient is
+        biased
     :param gamma: discount factor
     :param reward_to_go: use :math:`G_t` (True) or :math:`R(\\tau)` (False)
-    :param baseline: ``None``, ``"value"`` (subtract ``values``), ``"mean"`` (the batch mean: of :math:`G_t` over
+    :param baseline: ``None``, ``"value"`` (subtract ``batch.values``), ``"mean"`` (the batch mean: of :math:`G_t` over
         the steps, or of :math:`R(\\tau)` over the episodes) or ``"leave_one_out"``
-    :param values: :math:`V(s_t)` of each step, needed for ``baseline="value"``; it must not depend on this batch's
-        actions (compute it *before* fitting the value head on the batch), or the gradient is biased
     :param discount_weighting: multiply step t's term by :math:`\\gamma^t` (Sutton & Barto)
     :return: :math:`\\Psi_t` for each step
     """
+    returns, episode_returns, episode_steps = batch.returns, batch.episode_returns, batch.episode_steps
     psi = returns if reward_to_go else episode_returns
     if baseline == "value":
-        if values is None:
-            raise ValueError("baseline='value' needs the values V(s_t).")
-        psi = psi - values
+        if batch.values is None:
+            raise ValueError("baseline='value' needs the values V(s_t) of the batch (batch.values).")
+        psi = psi - batch.values
     elif baseline == "mean":
         # mean over steps (reward-to-go), or over episodes, each counted once whatever its length
         psi = psi - (returns.mean() if reward_to_go else episode_returns[episode_steps == 0].mean())
     elif baseline == "leave_one_out":
-        psi = psi - leave_one_out_baseline(psi, episode_ids, episode_steps if reward_to_go else None)
+        psi = psi - leave_one_out_baseline(psi, batch.episode_ids, episode_steps if reward_to_go else None)
     elif baseline is not None:
         raise ValueError(f"Unknown baseline {baseline!r}.")
     if discount_weighting:

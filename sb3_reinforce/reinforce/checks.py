@@ -1,6 +1,6 @@
 """Validation of REINFORCE's constructor arguments: one clear error per bad value, naming the argument and the fix."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
@@ -29,12 +29,17 @@ def reject_unknown_arguments(class_name: str, kwargs: dict[str, Any]) -> None:
     if not kwargs:
         return
     lines = [f"{name}: {FOREIGN_ARGUMENTS.get(name, 'not an argument of ' + class_name)}" for name in sorted(kwargs)]
-    raise TypeError(f"{class_name}.__init__() got unexpected keyword arguments. " + "; ".join(lines) + ". Remove them.")
+    many = len(lines) > 1
+    raise TypeError(
+        f"{class_name}.__init__() got {'unexpected keyword arguments' if many else 'an unexpected keyword argument'}. "
+        + "; ".join(lines)
+        + (". Remove them." if many else ". Remove it.")
+    )
 
 
 #: What the critic's ``"auto"`` arguments resolve to when the value head is used (``baseline="value"`` or
 #: ``bootstrap_truncated``): the value head fitted apart, in 5 passes of minibatches of 64 steps at 1e-3, on
-#: standardized returns (benchmarks/defaults.json; benchmarks/notes.md). Without the value head: None, and False.
+#: standardized returns (benchmarks/defaults.json). Without the value head: None, and False.
 AUTO_CRITIC: dict[str, Any] = {
     "n_critic_updates": 5,
     "batch_size": 64,
@@ -43,24 +48,18 @@ AUTO_CRITIC: dict[str, Any] = {
 }
 
 
-def resolve_auto(arguments: dict[str, Any]) -> dict[str, Any]:
-    """
-    Replace each critic argument left at ``"auto"`` by ``AUTO_CRITIC``'s value if it applies, else by None (False for
-    ``normalize_value_targets``): ``n_critic_updates`` and ``normalize_value_targets`` apply when the value head is
-    used, ``batch_size`` and ``vf_learning_rate`` when the critic is fitted apart (``n_critic_updates`` not None).
+class CriticArguments(NamedTuple):
+    """The critic's arguments of REINFORCE, with no ``"auto"`` left (``resolve_critic``)."""
 
-    :param arguments: REINFORCE's constructor arguments, by name
-    :return: the same arguments, with no ``"auto"`` left
-    """
-    resolved, bootstrap = dict(arguments), arguments["bootstrap_truncated"]
-    uses_value = arguments["baseline"] == "value" or (isinstance(bootstrap, (bool, np.bool_)) and bool(bootstrap))
-    for name, applies in (("normalize_value_targets", uses_value), ("n_critic_updates", uses_value)):
-        if _is_auto(resolved[name]):
-            resolved[name] = AUTO_CRITIC[name] if applies else (False if name == "normalize_value_targets" else None)
-    for name in ("batch_size", "vf_learning_rate"):
-        if _is_auto(resolved[name]):
-            resolved[name] = AUTO_CRITIC[name] if resolved["n_critic_updates"] is not None else None
-    return resolved
+    n_critic_updates: int | None
+    batch_size: int | None
+    vf_learning_rate: float | Schedule | None
+    normalize_value_targets: bool
+
+
+def uses_value_head(baseline: str | None, bootstrap_truncated: bool) -> bool:
+    """Whether the value head is used: as the baseline, or to bootstrap the episodes cut by a time limit."""
+    return baseline == "value" or bool(bootstrap_truncated)
 
 
 def _is_auto(value: Any) -> bool:
@@ -82,20 +81,40 @@ def _check_flags(flags: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be {choices}, got {flag!r}.")
 
 
-def _check_critic(
-    n_critic_updates: int | None,
-    batch_size: int | None,
-    vf_learning_rate: float | Schedule | None,
-    uses_value: bool,
+def resolve_critic(
     baseline: str | None,
-    normalize_value_targets: bool,
-) -> None:
+    bootstrap_truncated: bool,
+    n_critic_updates: int | str | None,
+    batch_size: int | str | None,
+    vf_learning_rate: float | Schedule | str | None,
+    normalize_value_targets: bool | str,
+) -> CriticArguments:
+    """
+    Resolve the critic's ``"auto"`` arguments and check them against the baseline. ``n_critic_updates`` and
+    ``normalize_value_targets`` follow whether the value head is used, ``batch_size`` and ``vf_learning_rate``
+    whether it is fitted apart (``n_critic_updates`` not None): ``AUTO_CRITIC``'s value where they apply, else None
+    (False for ``normalize_value_targets``).
+
+    :return: the resolved arguments
+    :raise ValueError: for an invalid value, or one that the baseline does not use, naming the fix
+    """
+    uses_value = uses_value_head(baseline, bootstrap_truncated)
+    if _is_auto(normalize_value_targets):
+        normalize_value_targets = uses_value
+    if _is_auto(n_critic_updates):
+        n_critic_updates = AUTO_CRITIC["n_critic_updates"] if uses_value else None
+    fitted_apart = n_critic_updates is not None
+    if _is_auto(batch_size):
+        batch_size = AUTO_CRITIC["batch_size"] if fitted_apart else None
+    if _is_auto(vf_learning_rate):
+        vf_learning_rate = AUTO_CRITIC["vf_learning_rate"] if fitted_apart else None
+    _check_flags({"normalize_value_targets": normalize_value_targets})
     if normalize_value_targets and not uses_value:
         raise ValueError(
             f"normalize_value_targets=True standardizes the value head's targets, which baseline={baseline!r} does not "
             "use. Set baseline='value' (or bootstrap_truncated=True), or normalize_value_targets=False."
         )
-    if n_critic_updates is None:
+    if not fitted_apart:
         for name, value in (("batch_size", batch_size), ("vf_learning_rate", vf_learning_rate)):
             if value is not None:
                 raise ValueError(
@@ -103,124 +122,89 @@ def _check_critic(
                     f"the value head, if baseline={baseline!r} uses it, is fitted jointly with the policy). Set "
                     f"n_critic_updates (with baseline='value'), or remove {name}."
                 )
-        return
-    if not _is_int(n_critic_updates, 1):
+    elif not _is_int(n_critic_updates, 1):
         raise ValueError(f"n_critic_updates must be 'auto', None or an integer >= 1, got {n_critic_updates!r}.")
-    if not uses_value:
+    elif not uses_value:
         raise ValueError(
             f"n_critic_updates={n_critic_updates} fits the value head, which baseline={baseline!r} does not use. "
             "Set baseline='value' (or bootstrap_truncated=True), or n_critic_updates=None."
         )
-    if batch_size is not None and not _is_int(batch_size, 1):
+    elif batch_size is not None and not _is_int(batch_size, 1):
         raise ValueError(f"batch_size must be 'auto', None (full batch) or an integer >= 1, got {batch_size!r}.")
-    if (
+    elif (
         vf_learning_rate is not None
         and not callable(vf_learning_rate)
-        and not (_is_number(vf_learning_rate) and vf_learning_rate > 0)
+        and not (_is_number(vf_learning_rate) and float(vf_learning_rate) > 0)  # type: ignore[arg-type]
     ):
         raise ValueError(
             f"vf_learning_rate must be 'auto', None (learning_rate), a float > 0 or a schedule, got {vf_learning_rate!r}."
         )
+    return CriticArguments(n_critic_updates, batch_size, vf_learning_rate, bool(normalize_value_targets))  # type: ignore[arg-type]
 
 
-def check_critic_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+FLAGS = ("reward_to_go", "discount_weighting", "normalize_advantage", "bootstrap_truncated", "stale_correction", "use_sde")
+
+
+def check_arguments(model: Any) -> CriticArguments:
     """
-    Resolve the critic's ``"auto"`` arguments (``resolve_auto``) and check them against the baseline: the
-    constructor's check, and ``_setup_model``'s for the values that ``load(path, **kwargs)`` sets without the
-    constructor.
+    Check REINFORCE's arguments as set on the model (by the constructor, or by ``load(path, **kwargs)``): a
+    ``ValueError`` that names the argument and its valid range for every invalid one. Then resolve the critic's.
 
-    :param arguments: at least ``baseline``, ``bootstrap_truncated`` and the critic's arguments (``AUTO_CRITIC``)
-    :return: the critic's arguments, resolved
+    :param model: the REINFORCE model, before ``_setup_model`` builds anything
+    :return: the critic's arguments, resolved (``resolve_critic``)
     """
-    resolved = resolve_auto(arguments)
-    _check_flags({name: resolved[name] for name in ("bootstrap_truncated", "normalize_value_targets")})
-    baseline = resolved["baseline"]
-    _check_critic(
-        resolved["n_critic_updates"],
-        resolved["batch_size"],
-        resolved["vf_learning_rate"],
-        baseline == "value" or bool(resolved["bootstrap_truncated"]),
-        baseline,
-        resolved["normalize_value_targets"],
-    )
-    return {name: resolved[name] for name in AUTO_CRITIC}
-
-
-FLAGS = (
-    "reward_to_go",
-    "discount_weighting",
-    "normalize_advantage",
-    "bootstrap_truncated",
-    "stale_correction",
-    "normalize_value_targets",
-    "use_sde",
-)
-
-
-def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
-    """
-    Resolve the ``"auto"`` arguments (``resolve_auto``), then raise a ``ValueError`` that names the argument and its
-    valid range for every invalid constructor argument.
-
-    :param arguments: REINFORCE's constructor arguments, by name
-    :return: the arguments, resolved
-    """
-    arguments = resolve_auto(arguments)
-    learning_rate, n_steps, n_episodes, gamma = (arguments[k] for k in ("learning_rate", "n_steps", "n_episodes", "gamma"))
-    baseline, ent_coef, vf_coef, max_grad_norm = (arguments[k] for k in ("baseline", "ent_coef", "vf_coef", "max_grad_norm"))
-    reward_to_go, discount_weighting, chunk_size = (
-        arguments["reward_to_go"],
-        arguments["discount_weighting"],
-        arguments["chunk_size"],
-    )
-    sde_sample_freq, stats_window_size = arguments["sde_sample_freq"], arguments["stats_window_size"]
-    rollout_buffer_class, rollout_buffer_kwargs = arguments["rollout_buffer_class"], arguments["rollout_buffer_kwargs"]
-    flags = {name: arguments[name] for name in FLAGS}
-    _check_flags(flags)
-    if not callable(learning_rate) and not (_is_number(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a float > 0 or a schedule (callable), got {learning_rate!r}.")
+    _check_flags({name: getattr(model, name) for name in FLAGS})
+    learning_rate, n_steps, n_episodes, gamma = model.learning_rate, model.n_steps, model.n_episodes, model.gamma
+    # 0 is allowed: loading a model for inference only sets it (the RL Zoo's enjoy, custom_objects={"learning_rate": 0.0})
+    if not callable(learning_rate) and not (_is_number(learning_rate) and learning_rate >= 0):
+        raise ValueError(f"learning_rate must be a float >= 0 or a schedule (callable), got {learning_rate!r}.")
     if not _is_int(n_steps, 1):
         raise ValueError(f"n_steps must be an integer >= 1 (steps per env per update), got {n_steps!r}.")
     if n_episodes is not None and not _is_int(n_episodes, 1):
         raise ValueError(f"n_episodes must be None or an integer >= 1 (episodes per update), got {n_episodes!r}.")
     if not _is_number(gamma) or not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma!r}.")
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}.")
-    for name, coef in (("ent_coef", ent_coef), ("vf_coef", vf_coef)):
+    if model.baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {model.baseline!r}.")
+    for name, coef in (("ent_coef", model.ent_coef), ("vf_coef", model.vf_coef)):
         if not _is_number(coef) or not np.isfinite(coef) or coef < 0:
             raise ValueError(f"{name} must be a finite float >= 0, got {coef!r}.")
+    max_grad_norm = model.max_grad_norm
     if not _is_number(max_grad_norm) or np.isnan(max_grad_norm) or max_grad_norm <= 0:
         raise ValueError(f"max_grad_norm must be > 0 (use float('inf') to disable clipping), got {max_grad_norm!r}.")
-    if discount_weighting and not reward_to_go:
+    if model.discount_weighting and not model.reward_to_go:
         raise ValueError(
             "discount_weighting=True weights step t's reward-to-go G_t by gamma^t (Sutton & Barto); it needs "
             "reward_to_go=True. The whole return R(tau) already discounts every reward from the episode's start, so "
             "reward_to_go=False is unbiased for the discounted objective without the weighting (and biased with it). "
             "Set discount_weighting=False, or reward_to_go=True."
         )
-    arguments.update(check_critic_arguments(arguments))
-    if chunk_size is not None and not _is_int(chunk_size, 1):
-        raise ValueError(f"chunk_size must be None (automatic) or an integer >= 1 (steps per pass), got {chunk_size!r}.")
-    if not (sde_sample_freq == -1 or _is_int(sde_sample_freq, 1)):
-        raise ValueError(f"sde_sample_freq must be -1 (once per rollout) or an integer >= 1, got {sde_sample_freq!r}.")
-    if not _is_int(stats_window_size, 1):
-        raise ValueError(f"stats_window_size must be an integer >= 1, got {stats_window_size!r}.")
-    if rollout_buffer_class is not None and not (
-        isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, EpisodicRolloutBuffer)
-    ):
+    if model.chunk_size is not None and not _is_int(model.chunk_size, 1):
+        raise ValueError(f"chunk_size must be None (automatic) or an integer >= 1 (steps per pass), got {model.chunk_size!r}.")
+    if not (model.sde_sample_freq == -1 or _is_int(model.sde_sample_freq, 1)):
+        raise ValueError(f"sde_sample_freq must be -1 (once per rollout) or an integer >= 1, got {model.sde_sample_freq!r}.")
+    if not _is_int(model._stats_window_size, 1):
+        raise ValueError(f"stats_window_size must be an integer >= 1, got {model._stats_window_size!r}.")
+    if not (isinstance(model.rollout_buffer_class, type) and issubclass(model.rollout_buffer_class, EpisodicRolloutBuffer)):
         raise ValueError(
             f"rollout_buffer_class must be a subclass of EpisodicRolloutBuffer (REINFORCE needs complete episodes), "
-            f"got {rollout_buffer_class!r}. Leave it None to use EpisodicRolloutBuffer."
+            f"got {model.rollout_buffer_class!r}. Leave it None to use EpisodicRolloutBuffer."
         )
     reserved = {"buffer_size", "observation_space", "action_space", "device", "gamma", "gae_lambda", "n_envs"}
-    clash = sorted(reserved.intersection(rollout_buffer_kwargs or {}))
+    clash = sorted(reserved.intersection(model.rollout_buffer_kwargs or {}))
     if clash:
         raise ValueError(
             f"rollout_buffer_kwargs may not set {clash}: REINFORCE passes them itself "
             "(gae_lambda is always 1: Monte Carlo returns; set gamma and n_steps on REINFORCE)."
         )
-    return arguments
+    return resolve_critic(
+        model.baseline,
+        model.bootstrap_truncated,
+        model.n_critic_updates,
+        model.batch_size,
+        model.vf_learning_rate,
+        model.normalize_value_targets,
+    )
 
 
 def check_finite(rewards: np.ndarray, new_obs: Any) -> None:
@@ -243,13 +227,25 @@ def check_finite(rewards: np.ndarray, new_obs: Any) -> None:
             )
 
 
+class UnsupportedActionSpaceError(ValueError, AssertionError):
+    """
+    An action space that SB3's policies refuse. SB3 raises an ``AssertionError`` for it: this error is also one, so
+    that code written for A2C that catches SB3's error catches REINFORCE's (and code that catches ``ValueError``
+    too).
+    """
+
+
 def check_action_space(action_space: spaces.Space) -> None:
-    """The multi-dimensional MultiBinary and MultiDiscrete action spaces that SB3's policies refuse: a clear error."""
+    """
+    The multi-dimensional MultiBinary and MultiDiscrete action spaces that SB3's policies refuse: a clear error.
+
+    :raise UnsupportedActionSpaceError: a ``ValueError`` and an ``AssertionError``, as SB3 raises
+    """
     nvec = getattr(action_space, "nvec", None)
     if (isinstance(action_space, spaces.MultiBinary) and len(action_space.shape) > 1) or (
         isinstance(action_space, spaces.MultiDiscrete) and nvec is not None and np.ndim(nvec) > 1
     ):
-        raise ValueError(
+        raise UnsupportedActionSpaceError(
             f"Multi-dimensional {action_space} action space is not supported (SB3's policies do not support it either). "
             "Flatten it instead: give the agent a one-dimensional space (e.g. MultiDiscrete(nvec.flatten())) and reshape "
             "the action inside the env."

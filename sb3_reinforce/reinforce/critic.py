@@ -1,24 +1,26 @@
 """
-The value head of REINFORCE: its predictions for the baseline and for bootstrapping time limits, and its fit apart
-from the policy (``n_critic_updates``).
+The value head of REINFORCE, :math:`V(s_t)`, and everything about it, in one class (:class:`Critic`): what it
+regresses (:class:`ValueTargets`), its predictions for the baseline and for bootstrapping time limits, its fit, and
+its logs.
 
-Fitted jointly (SB3's way: one loss, one clipped gradient), the value loss, whose gradient grows with the scale of
-the returns, takes nearly all of the clipped norm and leaves the policy almost nothing (benchmarks/notes.md,
-LunarLander-v3: value gradient norm 280-400 against 0.03-0.1 for the policy). Fitted apart, with an optimizer and a
-clipping of its own, it cannot starve the policy, whatever the reward scale (the names follow sb3-contrib's TRPO).
+It is fitted in one of two ways (``n_critic_updates``). Jointly, as in A2C: its loss is a term of the policy's loss,
+weighted by ``vf_coef``, and the two share one clipped gradient; since the value loss grows with the scale of the
+returns, it can then take nearly all of the clipped norm and leave the policy almost nothing. Apart, after the
+policy's step: passes of minibatches with an optimizer and a gradient clipping of its own, so that it cannot starve
+the policy, whatever the reward scale (the names follow sb3-contrib's TRPO).
 """
 
-from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch as th
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.type_aliases import Schedule, TensorDict
+from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import explained_variance
 
-from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, EpisodicRolloutBufferSamples
+from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 
 # Modules that only the value head uses (a features extractor shared with the actor is not one of them)
 CRITIC_MODULES = ("value_net.", "mlp_extractor.value_net.", "vf_features_extractor.")
@@ -63,129 +65,140 @@ class ValueTargets:
         return outputs * self.std + self.mean if self.normalize else outputs
 
 
-def predict_values(
-    policy: ActorCriticPolicy, buffer: EpisodicRolloutBuffer, chunk_size: int, value_targets: ValueTargets
-) -> th.Tensor:
-    """:math:`V(s_t)` for every step of the buffer's batch, without gradient, ``chunk_size`` steps at a time."""
-    # Written into one tensor, so that no per-chunk output stays allocated between the chunks' larger temporaries
-    values, start = th.empty(buffer.batch_steps, device=policy.device), 0
-    with th.no_grad():
-        for chunk in buffer.get(chunk_size):
-            values[start : start + len(chunk.actions)] = policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
-            start += len(chunk.actions)
-    return value_targets.values(values)
-
-
-def record_value_fit(
-    logger: Logger, values: th.Tensor, returns: th.Tensor, value_loss: float, value_targets: ValueTargets
-) -> None:
+class Critic:
     """
-    Log the value loss, the share of the returns that the baseline (predicted before the fit) explained, and the
-    statistics of the targets.
-    """
-    logger.record("train/value_loss", value_loss)
-    logger.record("train/explained_variance", explained_variance(values.cpu().numpy(), returns.cpu().numpy()))
-    if value_targets.normalize:
-        logger.record("train/value_target_mean", value_targets.mean)
-        logger.record("train/value_target_std", value_targets.std)
+    The value head of an actor-critic policy, for REINFORCE's baseline and for bootstrapping time limits.
 
+    The algorithm calls it in three places: :meth:`predict` at the end of a rollout (the baseline, before the fit),
+    :meth:`joint_loss` for each chunk of the policy's step when it is fitted jointly, and :meth:`fit` after the
+    policy's step; :meth:`terminal_value` serves ``bootstrap_truncated`` during the rollout.
 
-def add_terminal_values(
-    policy: ActorCriticPolicy, rewards: np.ndarray, dones: np.ndarray, infos: list, gamma: float, value_targets: ValueTargets
-) -> None:
-    """Add :math:`\\gamma V(s_T)` to the reward of each step that ended an episode by a time limit (in place)."""
-    for idx, done in enumerate(dones):
-        if done and infos[idx].get("terminal_observation") is not None and infos[idx].get("TimeLimit.truncated", False):
-            terminal_obs = policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
-            with th.no_grad():
-                value = value_targets.values(policy.predict_values(terminal_obs))  # type: ignore[arg-type]
-                rewards[idx] += gamma * value[0].item()
-
-
-class SeparateCritic:
-    """
-    Fits the value head on the Monte Carlo returns :math:`G_t` of a batch, after the policy's step: ``n_updates``
-    passes over the batch in shuffled minibatches of ``batch_size`` steps (the whole batch if None), each an MSE step
-    of its own optimizer (the policy's optimizer class and kwargs) with its own gradient clipping, its gradient
-    accumulated over chunks of at most ``chunk_size`` steps.
-
-    :param policy: the policy whose value head is fitted
-    :param n_updates: passes over the batch per update
-    :param batch_size: steps per minibatch, or None for one full-batch step per pass
-    :param lr_schedule: learning rate of the critic's optimizer, a function of the progress remaining
-    :param max_grad_norm: clipping of the critic's gradient norm
+    :param policy: the policy whose value head this is
+    :param targets: what the head regresses; saved with the model (as ``REINFORCE.value_targets``)
+    :param n_updates: None: fitted jointly with the policy (:meth:`joint_loss`); else passes over the batch of the
+        fit apart, after the policy's step (:meth:`fit`)
+    :param batch_size: steps per minibatch of the fit apart (shuffled), or None for one full-batch step per pass
+    :param lr_schedule: learning rate of the fit apart, a function of the progress remaining
+    :param vf_coef: weight of the value loss in the joint fit
+    :param max_grad_norm: clipping of the gradient norm of the fit apart, by its own optimizer: the value is the
+        policy's ``max_grad_norm``, the clipping is not shared with it
     :param chunk_size: steps per forward and backward pass
     """
 
     def __init__(
         self,
         policy: ActorCriticPolicy,
-        n_updates: int,
+        targets: ValueTargets,
+        n_updates: int | None,
         batch_size: int | None,
         lr_schedule: Schedule,
+        vf_coef: float,
         max_grad_norm: float,
         chunk_size: int,
     ):
-        self.policy, self.n_updates, self.batch_size = policy, n_updates, batch_size
-        self.lr_schedule, self.max_grad_norm, self.chunk_size = lr_schedule, max_grad_norm, chunk_size
+        self.policy, self.targets, self.n_updates, self.batch_size = policy, targets, n_updates, batch_size
+        self.lr_schedule, self.vf_coef, self.max_grad_norm, self.chunk_size = lr_schedule, vf_coef, max_grad_norm, chunk_size
         self.parameters = [param for name, param in policy.named_parameters() if name.startswith(CRITIC_MODULES)]
-        self.optimizer = policy.optimizer_class(self.parameters, lr=lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
+        # The fit apart has an optimizer of its own (the policy's class and kwargs), saved with the model
+        self.optimizer: th.optim.Optimizer | None = None
+        if n_updates is not None:
+            self.optimizer = policy.optimizer_class(self.parameters, lr=lr_schedule(1), **policy.optimizer_kwargs)  # type: ignore[call-arg]
+        self._losses: list[float] = []
+        self._joint_loss = th.zeros((), device=policy.device)
+        self._learning_rate: float | None = None
 
-    def fit(
-        self, buffer: EpisodicRolloutBuffer, progress_remaining: float, value_targets: ValueTargets
-    ) -> tuple[float, float]:
+    @property
+    def joint(self) -> bool:
+        """Whether the value head is fitted jointly with the policy, in its loss."""
+        return self.n_updates is None
+
+    def predict(self, buffer: EpisodicRolloutBuffer) -> th.Tensor:
         """
+        :math:`V(s_t)` for every step of the buffer's batch, by the head as it is, before its fit on the batch (a
+        baseline fitted on the batch's own returns would be biased), ``chunk_size`` steps at a time. Then the batch's
+        returns join the statistics of the targets, which its fit uses.
+
         :param buffer: holds the batch
-        :param value_targets: what the head regresses (the returns, or their standardized values)
-        :param progress_remaining: from 1 to 0, for the learning rate schedule
-        :return: the mean minibatch loss, and the learning rate used
+        :return: the values, in the returns' scale
         """
-        learning_rate = self.lr_schedule(progress_remaining)
+        # Written into one tensor, so that no per-chunk output stays allocated between the chunks' larger temporaries
+        values, start = th.empty(buffer.batch_steps, device=self.policy.device), 0
+        with th.no_grad():
+            for chunk in buffer.get(self.chunk_size):
+                values[start : start + len(chunk.actions)] = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
+                start += len(chunk.actions)
+        values = self.targets.values(values)
+        self.targets.update(buffer.batch.returns)
+        return values
+
+    def terminal_value(self, observation: Any) -> float:
+        """:math:`V(s_T)` of the last observation of an episode cut by a time limit, in the returns' scale."""
+        with th.no_grad():
+            value = self.targets.values(self.policy.predict_values(self.policy.obs_to_tensor(observation)[0]))  # type: ignore[arg-type]
+        return value[0].item()
+
+    def joint_loss(self, outputs: th.Tensor, returns: th.Tensor, n_batch: int) -> th.Tensor:
+        """
+        The joint fit's term of the policy's loss for one chunk: ``vf_coef`` times its share of the mean squared error
+        between the head's outputs and the targets of the returns :math:`G_t`.
+
+        :param outputs: the value head's outputs for the chunk's steps, with gradient
+        :param returns: :math:`G_t` of the chunk's steps
+        :param n_batch: steps in the batch
+        """
+        loss = ((self.targets.targets(returns) - outputs.flatten()) ** 2).sum() / n_batch
+        self._joint_loss = self._joint_loss + loss.detach()
+        return self.vf_coef * loss
+
+    def fit(self, buffer: EpisodicRolloutBuffer, progress_remaining: float) -> None:
+        """
+        After the policy's step: with the fit apart, ``n_updates`` passes over the batch in minibatches, each one MSE
+        step of the critic's optimizer with its own gradient clipping, its gradient accumulated over chunks of at most
+        ``chunk_size`` steps (the joint fit happened in the policy's step).
+
+        :param buffer: holds the batch
+        :param progress_remaining: from 1 to 0, for the learning rate schedule
+        """
+        if self.optimizer is None or self.n_updates is None:
+            return
+        self._learning_rate = self.lr_schedule(progress_remaining)
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
-        losses = []
-        # A batch that fits in one pass is read once, and its minibatches are taken from it (the same steps)
-        whole = next(buffer.get()) if 0 < buffer.batch_steps <= self.chunk_size else None
+            group["lr"] = self._learning_rate
+        n_batch, self._losses = buffer.batch_steps, []
         for _ in range(self.n_updates):
-            for chunks, size in self._minibatches(buffer, whole):
+            order = np.random.permutation(n_batch) if self.batch_size is not None else None
+            step = self.batch_size or n_batch
+            for start in range(0, n_batch, step):
+                minibatch = None if order is None else np.sort(order[start : start + step])
+                size = n_batch if minibatch is None else len(minibatch)
                 self.optimizer.zero_grad()
                 loss = th.zeros((), device=self.policy.device)
-                for observations, returns in chunks:
-                    values = self.policy.predict_values(observations).flatten()  # type: ignore[arg-type]
-                    chunk_loss = ((value_targets.targets(returns) - values) ** 2).sum() / size
+                for chunk in buffer.get(self.chunk_size, indices=minibatch):
+                    outputs = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
+                    chunk_loss = ((self.targets.targets(chunk.returns) - outputs) ** 2).sum() / size
                     chunk_loss.backward()
                     loss = loss + chunk_loss.detach()
                 th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
                 self.optimizer.step()
-                losses.append(loss.item())
-        return float(np.mean(losses)), learning_rate
+                self._losses.append(loss.item())
 
-    def _minibatches(
-        self, buffer: EpisodicRolloutBuffer, whole: EpisodicRolloutBufferSamples | None
-    ) -> Iterator[tuple[Iterator[tuple[th.Tensor | TensorDict, th.Tensor]], int]]:
+    def record(self, logger: Logger, batch: EpisodeBatch) -> None:
         """
-        One pass over the batch: each minibatch (the whole batch if ``batch_size`` is None, else a shuffled share) as
-        chunks of at most ``chunk_size`` steps, read one at a time (taken from ``whole``, the batch read at once, if
-        given), each as its observations and returns; and its number of steps.
+        Log the value loss (of the joint fit, or the mean minibatch loss of the fit apart, with its learning rate), the
+        share of the returns that the baseline explained, and the statistics of the targets.
+
+        :param logger: the algorithm's logger
+        :param batch: the batch, with the values predicted before the fit
         """
-        n_batch = buffer.batch_steps
-        if self.batch_size is None:
-            chunks = [whole] if whole is not None else buffer.get(self.chunk_size)
-            yield ((chunk.observations, chunk.returns) for chunk in chunks), n_batch
-            return
-        order = np.random.permutation(n_batch)
-        for start in range(0, n_batch, self.batch_size):
-            indices = np.sort(order[start : start + self.batch_size])
-            if whole is not None:
-                yield iter([_take(whole, th.as_tensor(indices, device=whole.returns.device))]), len(indices)
-                continue
-            pieces = (buffer._get_samples(indices[i : i + self.chunk_size]) for i in range(0, len(indices), self.chunk_size))
-            yield ((chunk.observations, chunk.returns) for chunk in pieces), len(indices)
-
-
-def _take(samples: EpisodicRolloutBufferSamples, index: th.Tensor) -> tuple[th.Tensor | TensorDict, th.Tensor]:
-    """The observations and returns of the steps ``index`` of ``samples``."""
-    observations = samples.observations
-    if isinstance(observations, dict):
-        return {key: value[index] for key, value in observations.items()}, samples.returns[index]
-    return observations[index], samples.returns[index]
+        assert batch.values is not None, "predict() the batch's values before record()"
+        if self.joint:
+            value_loss = self._joint_loss.item()
+        else:
+            value_loss = float(np.mean(self._losses))
+            logger.record("train/vf_learning_rate", self._learning_rate)
+        self._joint_loss = th.zeros((), device=self.policy.device)
+        logger.record("train/value_loss", value_loss)
+        logger.record("train/explained_variance", explained_variance(batch.values.cpu().numpy(), batch.returns.cpu().numpy()))
+        if self.targets.normalize:
+            logger.record("train/value_target_mean", self.targets.mean)
+            logger.record("train/value_target_std", self.targets.std)

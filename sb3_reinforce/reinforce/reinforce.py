@@ -1,36 +1,28 @@
-import io
-import pathlib
-import warnings
 from typing import Any, ClassVar, TypeVar
 
-import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
-from stable_baselines3.common.save_util import load_from_zip_file
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule, TensorDict
-from stable_baselines3.common.utils import FloatSchedule, obs_as_tensor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import FloatSchedule
 
-from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, auto_chunk_size
+from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer, auto_chunk_size
 from sb3_reinforce.common.returns import advantages
-from sb3_reinforce.common.saved_models import SAVE_FORMAT, check_saved_model
+from sb3_reinforce.common.saved_models import SAVE_FORMAT
 from sb3_reinforce.reinforce.checks import (
     check_action_space,
     check_arguments,
-    check_critic_arguments,
-    check_finite,
     reject_unknown_arguments,
+    uses_value_head,
 )
-from sb3_reinforce.reinforce.critic import SeparateCritic, ValueTargets, add_terminal_values, predict_values, record_value_fit
+from sb3_reinforce.reinforce.critic import Critic, ValueTargets
+from sb3_reinforce.reinforce.rollout import CollectsEpisodes
+from sb3_reinforce.reinforce.saving import SavesCritic
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 
-class REINFORCE(OnPolicyAlgorithm):
+class REINFORCE(CollectsEpisodes, SavesCritic):
     """
     REINFORCE: Monte Carlo policy gradient (Williams, 1992), with optional baselines.
 
@@ -73,7 +65,8 @@ class REINFORCE(OnPolicyAlgorithm):
     :param sde_sample_freq: Sample a new noise matrix every n steps when using gSDE (-1: at the start of each rollout)
     :param n_critic_updates: None: the value head is fitted jointly with the policy (one loss, one clipped
         gradient, as in A2C). An integer: it is fitted apart after the policy's step, with this many passes over the
-        batch, an optimizer and a gradient clipping of its own (``vf_coef`` unused; see ``reinforce/critic.py``).
+        batch, an optimizer and a gradient clipping of its own, at ``max_grad_norm`` (``vf_coef`` unused; see
+        ``reinforce/critic.py``).
         ``"auto"``: 5 if the value head is used (``baseline="value"`` or ``bootstrap_truncated``), else None
     :param batch_size: With ``n_critic_updates``: steps per minibatch of the critic's fit (shuffled), or None for
         one full-batch step per pass. ``"auto"``: 64 if the critic is fitted apart, else None
@@ -108,7 +101,10 @@ class REINFORCE(OnPolicyAlgorithm):
         "MultiInputPolicy": MultiInputActorCriticPolicy,
     }
     rollout_buffer: EpisodicRolloutBuffer  # type: ignore[assignment]
+    # What the value head regresses, with its running statistics: saved with the model, used by ``critic``
     value_targets: ValueTargets
+    # The value head, where it is used (``baseline="value"`` or ``bootstrap_truncated``), else None
+    critic: Critic | None
 
     def __init__(
         self,
@@ -146,7 +142,6 @@ class REINFORCE(OnPolicyAlgorithm):
         **kwargs: Any,
     ):
         reject_unknown_arguments(type(self).__name__, kwargs)
-        arguments = check_arguments({k: v for k, v in locals().items() if k not in ("self", "policy", "env", "kwargs")})
         super().__init__(
             policy,
             env,
@@ -177,10 +172,11 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
         self.stale_correction = stale_correction
-        self.n_critic_updates: int | None = arguments["n_critic_updates"]
-        self.batch_size: int | None = arguments["batch_size"]
-        self.vf_learning_rate: float | Schedule | None = arguments["vf_learning_rate"]
-        self.normalize_value_targets: bool = arguments["normalize_value_targets"]
+        # "auto" until _setup_model resolves them
+        self.n_critic_updates: int | str | None = n_critic_updates
+        self.batch_size: int | str | None = batch_size
+        self.vf_learning_rate: float | Schedule | str | None = vf_learning_rate
+        self.normalize_value_targets: bool | str = normalize_value_targets
         self.chunk_size = chunk_size
         # Saved with the model: lets load() tell a REINFORCE file from another algorithm's, and a newer format
         self.sb3_reinforce_save_format = SAVE_FORMAT
@@ -189,58 +185,26 @@ class REINFORCE(OnPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
+        # The arguments as set by the constructor, or by load(path, **kwargs), checked and resolved once, here
+        critic_arguments = check_arguments(self)
+        self.n_critic_updates, self.batch_size, self.vf_learning_rate, self.normalize_value_targets = critic_arguments
         check_action_space(self.action_space)
-        # load(path, **kwargs) sets its kwargs on the model without the constructor: resolve and check them here
-        self.__dict__.update(check_critic_arguments(self.__dict__))
         super()._setup_model()
         # load() restores the saved one, with its statistics, unless the option was changed when loading
         if getattr(self, "value_targets", None) is None or self.value_targets.normalize != self.normalize_value_targets:
             self.value_targets = ValueTargets(self.normalize_value_targets)
-        self.critic: SeparateCritic | None = None
-        if self.n_critic_updates is not None:
-            lr_schedule = self.lr_schedule if self.vf_learning_rate is None else FloatSchedule(self.vf_learning_rate)
-            self.critic = SeparateCritic(
-                self.policy, self.n_critic_updates, self.batch_size, lr_schedule, self.max_grad_norm, self.steps_per_pass
+        self.critic = None
+        if uses_value_head(self.baseline, self.bootstrap_truncated):
+            self.critic = Critic(
+                self.policy,  # type: ignore[arg-type]
+                self.value_targets,
+                self.n_critic_updates,
+                self.batch_size,
+                self.lr_schedule if self.vf_learning_rate is None else FloatSchedule(self.vf_learning_rate),
+                self.vf_coef,
+                self.max_grad_norm,
+                self.steps_per_pass,
             )
-
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "critic"]
-
-    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
-        state_dicts, tensors = super()._get_torch_save_params()
-        return [*state_dicts, "critic.optimizer"] if self.critic is not None else state_dicts, tensors
-
-    def set_parameters(
-        self,
-        load_path_or_dict: str | pathlib.Path | io.BufferedIOBase | TensorDict,
-        exact_match: bool = True,
-        device: th.device | str = "auto",
-    ) -> None:
-        """
-        SB3's ``set_parameters`` (and so ``load``'s), where the critic's optimizer follows ``n_critic_updates`` as set
-        now, e.g. by ``load(path, n_critic_updates=...)``: a critic fitted apart that the parameters hold no state for
-        keeps its fresh optimizer, and the saved state of a critic no longer fitted apart is dropped, with a warning.
-
-        :param load_path_or_dict: a saved zip (path or file-like), or the parameters by object name (``get_parameters``)
-        :param exact_match: whether the parameters must cover every module and optimizer
-        :param device: where to load them
-        """
-        params: dict[str, Any] = (
-            dict(load_path_or_dict)
-            if isinstance(load_path_or_dict, dict)
-            else load_from_zip_file(load_path_or_dict, device=device, load_data=False)[1]
-        )
-        if self.critic is not None and "critic.optimizer" not in params:
-            params["critic.optimizer"] = self.critic.optimizer.state_dict()
-        elif self.critic is None and params.pop("critic.optimizer", None) is not None:
-            message = "the saved state of the critic's optimizer was dropped: n_critic_updates=None fits the value head"
-            warnings.warn(message + " jointly with the policy, with the policy's optimizer", stacklevel=2)
-        super().set_parameters(params, exact_match=exact_match, device=device)
-
-    @property
-    def _uses_value(self) -> bool:
-        """Whether the value head is trained: as the baseline, or to bootstrap episodes cut by a time limit."""
-        return self.baseline == "value" or self.bootstrap_truncated
 
     @property
     def policy_loss_divisor(self) -> int:
@@ -258,89 +222,28 @@ class REINFORCE(OnPolicyAlgorithm):
         """Steps per forward and backward pass of the update: ``chunk_size``, or ``auto_chunk_size``."""
         return auto_chunk_size(self.observation_space) if self.chunk_size is None else self.chunk_size
 
-    def collect_rollouts(
-        self,
-        env: VecEnv,
-        callback: BaseCallback,
-        rollout_buffer: RolloutBuffer,
-        n_rollout_steps: int,
-    ) -> bool:
+    def _compute_advantages(self, batch: EpisodeBatch) -> None:
         """
-        Collect ``n_rollout_steps`` steps per env (or, with ``n_episodes``, until that many episodes ended), then
-        compute the Monte Carlo returns of the episodes that ended. Unlike SB3's version, nothing is bootstrapped
-        (unless ``bootstrap_truncated``), and each step is stored *before* the callback runs, so that stopping from
-        a callback loses nothing.
-
-        :param env: The training environment
-        :param callback: Callback that will be called at each step (and at the beginning and end of the rollout)
-        :param rollout_buffer: Buffer to fill with rollouts (an ``EpisodicRolloutBuffer``)
-        :param n_rollout_steps: Number of experiences to collect per environment
-        :return: True if the rollout completed, False if a callback stopped it.
+        At the end of a rollout, set :math:`\\Psi_t` on the batch: the return (:math:`G_t` or :math:`R(\\tau)`), minus
+        the baseline (with the value head's :math:`V(s_t)`, predicted before its fit on the batch), times
+        :math:`\\gamma^t` with ``discount_weighting``.
         """
-        assert self._last_obs is not None, "No previous observation was provided"
-        assert isinstance(rollout_buffer, EpisodicRolloutBuffer)
-        self.policy.set_training_mode(False)
-
-        n_steps = 0
-        n_ended = 0
-        rollout_buffer.start_rollout(self._last_episode_starts)  # type: ignore[arg-type]
-        if self.use_sde:
-            self.policy.reset_noise(env.num_envs)
-
-        callback.on_rollout_start()
-
-        while (n_ended < self.n_episodes) if self.n_episodes is not None else (n_steps < n_rollout_steps):
-            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
-                # Sample a new noise matrix
-                self.policy.reset_noise(env.num_envs)
-
-            with th.no_grad():
-                obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                # The actor alone: the value baseline is evaluated in train(), so the rollout skips the value head
-                distribution = self.policy.get_distribution(obs_tensor)
-                actions_tensor = distribution.get_actions()
-                log_probs = distribution.log_prob(actions_tensor)
-            # The action space's shape, as ActorCriticPolicy.forward gives it
-            actions = actions_tensor.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
-
-            # Rescale and perform action
-            clipped_actions = actions
-            if isinstance(self.action_space, spaces.Box):
-                if self.policy.squash_output:
-                    clipped_actions = self.policy.unscale_action(clipped_actions)
-                else:
-                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
-
-            new_obs, rewards, dones, infos = env.step(clipped_actions)
-            self.num_timesteps += env.num_envs
-            check_finite(rewards, new_obs)
-
-            if self.bootstrap_truncated:
-                add_terminal_values(self.policy, rewards, dones, infos, self.gamma, self.value_targets)
-
-            rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, log_probs, done=dones)  # type: ignore[arg-type]
-            self._last_obs = new_obs  # type: ignore[assignment]
-            self._last_episode_starts = dones
-            self._update_info_buffer(infos, dones)
-            n_steps += 1
-            n_ended += int(dones.sum())
-
-            # Give access to local variables
-            callback.update_locals(locals())
-            if not callback.on_step():
-                return False
-
-        rollout_buffer.finalize()
-
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-
-        return True
+        if len(batch) == 0:
+            return
+        if self.critic is not None:
+            batch.values = self.critic.predict(self.rollout_buffer)
+        batch.advantages = advantages(
+            batch,
+            gamma=self.gamma,
+            reward_to_go=self.reward_to_go,
+            baseline=self.baseline,
+            discount_weighting=self.discount_weighting,
+        )
 
     def train(self) -> None:
         """
         One gradient step on the score-function loss :math:`-\\frac{1}{N} \\sum_t \\log \\pi(a_t|s_t) \\Psi_t` over the steps
-        of every episode that ended, accumulated over chunks of ``steps_per_pass`` steps.
+        of every episode that ended, accumulated over chunks of ``steps_per_pass`` steps; then the value head's fit.
         """
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
@@ -348,49 +251,48 @@ class REINFORCE(OnPolicyAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
 
         buffer = self.rollout_buffer
-        n_batch = buffer.batch_steps
-        self.logger.record("train/n_episodes", buffer.batch_episodes)
-        self.logger.record("train/n_transitions", n_batch)
+        batch = buffer.batch
         self.logger.record("train/carried_over", buffer.n_pending)
         self.logger.record("train/dropped_transitions", buffer.dropped_steps)
-        if n_batch > 0:
-            self._update(buffer)
+        # An update whose rollout ended no episode changes nothing, and logs nothing of a batch: the log shows the last
+        # batch since the previous table
+        if len(batch) > 0:
+            self.logger.record("train/n_episodes", batch.n_episodes)
+            self.logger.record("train/n_transitions", len(batch))
+            self._policy_step(batch)
+            if self.critic is not None:
+                self.critic.fit(buffer, self._current_progress_remaining)
+                self.critic.record(self.logger, batch)
+            self.logger.record("train/stale_fraction", batch.stale.float().mean().item())
+            self.logger.record("train/episode_return_mean", batch.episode_returns[batch.episode_steps == 0].mean().item())
+            self.logger.record("train/return_std", _std(batch.returns if self.reward_to_go else batch.episode_returns))
+            assert batch.advantages is not None
+            self.logger.record("train/advantage_std", _std(batch.advantages))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 
-    def _update(self, buffer: EpisodicRolloutBuffer) -> None:
-        batch, n_batch = buffer.batch, buffer.batch_steps
-        # V(s_t) by the value head *before* this batch's update: a baseline fitted on its own returns would be biased
-        values = predict_values(self.policy, buffer, self.steps_per_pass, self.value_targets) if self._uses_value else None
-        # Psi_t: G_t or R(tau), minus the baseline, times gamma^t if asked
-        psi = advantages(
-            batch["returns"], batch["episode_returns"], batch["episode_steps"], batch["episode_ids"],
-            self.gamma, self.reward_to_go, self.baseline, values, self.discount_weighting,
-        )  # fmt: skip
-        psi_raw = psi
-        if self.normalize_advantage and len(psi) > 1:
-            psi = (psi - psi.mean()) / (psi.std() + 1e-8)
-        if values is not None:  # only now, after the baseline: the fit's targets may use this batch's statistics
-            self.value_targets.update(batch["returns"])
-
-        # The value head is fitted in the policy's step (weighted by vf_coef), or apart after it (n_critic_updates)
-        joint_value = values is not None and self.critic is None
-        policy_loss = entropy_loss = value_loss = th.zeros((), device=self.device)
+    def _policy_step(self, batch: EpisodeBatch) -> None:
+        """
+        The policy's step: the gradient of :math:`-\\frac{1}{N} \\sum_t w_t \\log \\pi(a_t|s_t)`, with :math:`w_t = \\Psi_t`
+        (normalized over the batch if asked, times the truncated ratio for stale steps), minus ``ent_coef`` times the
+        entropy, plus the value loss when the value head is fitted jointly; accumulated over chunks, then clipped.
+        """
+        assert batch.advantages is not None, "the advantages are set at the end of the rollout"
+        n_batch, psi = len(batch), batch.advantages
+        center, scale = (psi.mean(), psi.std() + 1e-8) if self.normalize_advantage and n_batch > 1 else (0.0, 1.0)
+        joint_value = self.critic is not None and self.critic.joint
+        policy_loss = entropy_loss = th.zeros((), device=self.device)
         self.policy.optimizer.zero_grad()
-        start = 0
-        for chunk in buffer.get(self.steps_per_pass):
-            actions = chunk.actions
-            if isinstance(self.action_space, spaces.Discrete):
-                # Convert discrete action from float to long
-                actions = actions.long().flatten()
+        for chunk in self.rollout_buffer.get(self.steps_per_pass):
+            actions = chunk.actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else chunk.actions
             if joint_value:
-                chunk_values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
+                values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
             else:
                 distribution = self.policy.get_distribution(chunk.observations)  # type: ignore[arg-type]
                 log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
-            weights = psi[start : start + len(actions)]
-            start += len(actions)
+            assert chunk.advantages is not None
+            weights = (chunk.advantages - center) / scale if self.normalize_advantage and n_batch > 1 else chunk.advantages
             if self.stale_correction and chunk.stale.any():
                 # Steps collected under an older policy: truncated importance ratio min(1, pi / pi_old)
                 ratio = th.exp(log_prob.detach() - chunk.old_log_prob).clamp(max=1.0)
@@ -401,10 +303,8 @@ class REINFORCE(OnPolicyAlgorithm):
             chunk_entropy_loss = (log_prob if entropy is None else -entropy).sum() / n_batch
             loss = chunk_policy_loss + self.ent_coef * chunk_entropy_loss
             if joint_value:
-                # Regress the value head on the Monte Carlo reward-to-go
-                chunk_value_loss = ((self.value_targets.targets(chunk.returns) - chunk_values.flatten()) ** 2).sum() / n_batch
-                loss = loss + self.vf_coef * chunk_value_loss
-                value_loss = value_loss + chunk_value_loss.detach()
+                assert self.critic is not None
+                loss = loss + self.critic.joint_loss(values, chunk.returns, n_batch)
             loss.backward()
             policy_loss = policy_loss + chunk_policy_loss.detach()
             entropy_loss = entropy_loss + chunk_entropy_loss.detach()
@@ -413,66 +313,23 @@ class REINFORCE(OnPolicyAlgorithm):
         grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
         self.policy.optimizer.step()
         self._n_updates += 1
-        if self.critic is not None:
-            critic_loss, critic_lr = self.critic.fit(buffer, self._current_progress_remaining, self.value_targets)
-            value_loss = th.tensor(critic_loss)
-            self.logger.record("train/vf_learning_rate", critic_lr)
-
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/grad_norm", grad_norm.item())
-        self.logger.record("train/stale_fraction", batch["stale"].float().mean().item())
-        self.logger.record("train/episode_return_mean", batch["episode_returns"][batch["episode_steps"] == 0].mean().item())
-        self.logger.record("train/return_std", _std(batch["returns"] if self.reward_to_go else batch["episode_returns"]))
-        self.logger.record("train/advantage_std", _std(psi_raw))
-        if values is not None:
-            record_value_fit(self.logger, values, batch["returns"], value_loss.item(), self.value_targets)
-
-    @classmethod
-    def load(  # type: ignore[override]
-        cls: type[SelfREINFORCE],
-        path: str | pathlib.Path | io.BufferedIOBase,
-        env: GymEnv | None = None,
-        device: th.device | str = "auto",
-        custom_objects: dict[str, Any] | None = None,
-        print_system_info: bool = False,
-        force_reset: bool = True,
-        **kwargs: Any,
-    ) -> SelfREINFORCE:
-        """
-        SB3's ``load``, after checking that the file is a zip saved by REINFORCE in a format this version reads.
-        Security: SB3's zip format stores some objects with cloudpickle: load only files you trust (or pass
-        ``custom_objects``, or use ``get_parameters``/``set_parameters``).
-
-        :param path: path to the file (or a file-like object)
-        :param env: the new environment to run the loaded model on
-        :param device: Device on which the code should run
-        :param custom_objects: objects to use instead of the pickled ones, by name
-        :param print_system_info: whether to print the system info of the saved model and of this system
-        :param force_reset: force a ``reset()`` of the env before training
-        :param kwargs: extra arguments to change the model when loading
-        :return: the loaded model
-        """
-        check_saved_model(path, cls.__name__)
-        return super().load(
-            path,
-            env=env,
-            device=device,
-            custom_objects=custom_objects,
-            print_system_info=print_system_info,
-            force_reset=force_reset,
-            **kwargs,
-        )
 
     def learn(
         self: SelfREINFORCE,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int = 1,
+        log_interval: int = 32,
         tb_log_name: str = "REINFORCE",
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfREINFORCE:
+        """
+        SB3's ``learn``; ``log_interval`` (updates between two log tables, with ``verbose=1``) defaults to 32, a table
+        every 512 steps per env with the default ``n_steps=16``, about as often as A2C's defaults (100 x 5).
+        """
         return super().learn(
             total_timesteps=total_timesteps,
             callback=callback,
