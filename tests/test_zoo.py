@@ -451,7 +451,8 @@ def test_enqueue_a_reported_trial(tmp_path, capsys):
     assert enqueue.SAMPLED_NAMES is SAMPLED_NAMES  # one list of names, which enqueue checks against
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), direction="maximize")
     reported = _sampled_trial(study, {"baseline": "value", "critic_updates": 5}).params
-    assert list(reported) == list(SAMPLED_NAMES)  # a value baseline with the critic fitted apart stores every name
+    # a value baseline with the critic fitted apart stores every name but the joint fit's value_clip_apart
+    assert list(reported) == [name for name in SAMPLED_NAMES if name != "value_clip_apart"]
     storage = str(tmp_path / "study.log")
     enqueue.main(["--storage", storage, "--study-name", "study", "--trial", json.dumps(reported)])
     assert "Enqueued in study" in capsys.readouterr().out
@@ -502,14 +503,17 @@ def test_report_params_agree_with_user_attributes(fixed):
     uses_value = params["baseline"] == "value"
     assert ("critic_updates" in params) == uses_value and ("value_target_normalization" in params) == uses_value
     apart = uses_value and params["critic_updates"] > 0
-    assert ("critic_learning_rate" in params) == apart
+    assert ("critic_learning_rate" in params) == apart and ("critic_batch_size" in params) == apart
+    assert ("value_clip_apart" in params) == (uses_value and not apart)
     assert arguments["n_critic_updates"] == (params["critic_updates"] if apart else None)
-    assert arguments["batch_size"] is None
+    assert arguments["batch_size"] == ((params["critic_batch_size"] or None) if apart else None)
+    clip_apart = uses_value and not apart and params["value_clip_apart"]
+    assert arguments["vf_max_grad_norm"] == (params["max_grad_norm"] if clip_apart else None)
     assert arguments["vf_learning_rate"] == (params["critic_learning_rate"] if apart else None)
     assert arguments["normalize_value_targets"] is params.get("value_target_normalization", False)
     # The model built from the Params is the one the User Attributes describe
     model = REINFORCE("MlpPolicy", "CartPole-v1", **convert_reinforce_params(params) | {"n_steps": 16})
-    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
+    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets", "vf_max_grad_norm"):
         assert getattr(model, name) == arguments[name], name
 
 
@@ -592,7 +596,8 @@ def test_sampler_and_converter():
     register()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
     baselines, critics, normalized, stored = set(), set(), set(), set()
-    for _ in range(16):
+    # enough trials to meet every condition of SAMPLED_WHEN (value_clip_apart: a value baseline fitted jointly)
+    for _ in range(48):
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
         # The names of SAMPLED_NAMES, in their order, less those whose condition (SAMPLED_WHEN) the trial does not meet
@@ -603,10 +608,12 @@ def test_sampler_and_converter():
         critics.add(separate)
         expected = {
             "n_critic_updates": trial.params["critic_updates"] if separate else None,
-            "batch_size": None,
+            "batch_size": (trial.params["critic_batch_size"] or None) if separate else None,
             "vf_learning_rate": trial.params["critic_learning_rate"] if separate else None,
             # standardized value targets: likewise with the value baseline only
             "normalize_value_targets": trial.params.get("value_target_normalization", False),
+            # the joint fit's clipping apart, at max_grad_norm
+            "vf_max_grad_norm": trial.params["max_grad_norm"] if trial.params.get("value_clip_apart") else None,
         }
         normalized.add(expected["normalize_value_targets"])
         for name, value in expected.items():

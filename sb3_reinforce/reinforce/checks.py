@@ -88,12 +88,13 @@ def resolve_critic(
     batch_size: int | str | None,
     vf_learning_rate: float | Schedule | str | None,
     normalize_value_targets: bool | str,
+    vf_max_grad_norm: float | None = None,
 ) -> CriticArguments:
     """
-    Resolve the critic's ``"auto"`` arguments and check them against the baseline. ``n_critic_updates`` and
-    ``normalize_value_targets`` follow whether the value head is used, ``batch_size`` and ``vf_learning_rate``
-    whether it is fitted apart (``n_critic_updates`` not None): ``AUTO_CRITIC``'s value where they apply, else None
-    (False for ``normalize_value_targets``).
+    Resolve the critic's ``"auto"`` arguments and check them, and ``vf_max_grad_norm``, against the baseline.
+    ``n_critic_updates`` and ``normalize_value_targets`` follow whether the value head is used, ``batch_size`` and
+    ``vf_learning_rate`` whether it is fitted apart (``n_critic_updates`` not None): ``AUTO_CRITIC``'s value where
+    they apply, else None (False for ``normalize_value_targets``).
 
     :return: the resolved arguments
     :raise ValueError: for an invalid value, or one that the baseline does not use, naming the fix
@@ -108,6 +109,18 @@ def resolve_critic(
         batch_size = AUTO_CRITIC["batch_size"] if fitted_apart else None
     if _is_auto(vf_learning_rate):
         vf_learning_rate = AUTO_CRITIC["vf_learning_rate"] if fitted_apart else None
+    if vf_max_grad_norm is not None and (
+        not _is_number(vf_max_grad_norm) or np.isnan(vf_max_grad_norm) or vf_max_grad_norm <= 0
+    ):
+        raise ValueError(
+            "vf_max_grad_norm must be None (the value head clipped with the policy when fitted jointly, at max_grad_norm "
+            f"when fitted apart) or > 0 (float('inf'): not clipped), got {vf_max_grad_norm!r}."
+        )
+    if vf_max_grad_norm is not None and not uses_value:
+        raise ValueError(
+            f"vf_max_grad_norm={vf_max_grad_norm!r} clips the value head's gradient, which baseline={baseline!r} "
+            "does not use. Set baseline='value' (or bootstrap_truncated=True), or vf_max_grad_norm=None."
+        )
     _check_flags({"normalize_value_targets": normalize_value_targets})
     if normalize_value_targets and not uses_value:
         raise ValueError(
@@ -204,6 +217,7 @@ def check_arguments(model: Any) -> CriticArguments:
         model.batch_size,
         model.vf_learning_rate,
         model.normalize_value_targets,
+        model.vf_max_grad_norm,
     )
 
 
