@@ -27,13 +27,17 @@ setup: $(STAMP)
 demo: setup
 	$(PYTHON) -m sb3_reinforce.demo
 
+# The package's tests and the benchmark harness's
+TESTS := tests benchmarks/tests
+
 # One torch thread per pytest worker: 2 workers on 2 cores, without oversubscribing them
 test: setup
-	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests -n 2 $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest $(TESTS) -n 2 $(PYTEST_ARGS)
 
-# Everything but the tests marked slow (learning runs, the Zoo end to end, the exact gradient): a few minutes less
+# Everything but the tests marked slow (each over about 10 s: learning runs, the exact gradient, the Zoo end to end,
+# subprocess envs)
 test-fast: setup
-	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests -n 2 -m "not slow" $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest $(TESTS) -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(PYTHON) -m ruff check sb3_reinforce tests benchmarks

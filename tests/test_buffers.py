@@ -1,13 +1,18 @@
-"""EpisodicRolloutBuffer on its own: carry-over, drops, bounds, and work that does not grow with the episode."""
+"""
+EpisodicRolloutBuffer: carry-over, drops, bounds (on its own, and in REINFORCE's rollouts), misuse, and work that
+does not grow with the episode.
+"""
 
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-from sb3_reinforce import EpisodicRolloutBuffer
+from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer
 from sb3_reinforce.common import buffers
 from sb3_reinforce.common.returns import reward_to_go
+from tests.helpers import FixedRewardEnv
 
 GAMMA = 0.5
 
@@ -120,6 +125,34 @@ def test_byte_bound() -> None:
         feeder.rollout(1)
 
 
+class NeverEndingEnv(FixedRewardEnv):
+    def step(self, action):
+        obs, reward, _, _, info = super().step(action)
+        self.k = 0
+        return obs, reward, False, False, info
+
+
+def test_episode_without_end_is_bounded() -> None:
+    model = REINFORCE(
+        "MlpPolicy", DummyVecEnv([lambda: NeverEndingEnv([1.0])]), n_steps=16, rollout_buffer_kwargs=dict(max_episode_steps=50)
+    )
+    with pytest.raises(RuntimeError, match="TimeLimit"):
+        model.learn(1000)
+    # the buffer never held more than the bound plus one rollout: blocks of 16 rows
+    assert len(model.rollout_buffer.blocks) <= (50 + 16) // 16 + 1
+
+
+def test_episode_without_end_n_episodes_mode() -> None:
+    model = REINFORCE(
+        "MlpPolicy",
+        DummyVecEnv([lambda: NeverEndingEnv([1.0])]),
+        n_episodes=2,
+        rollout_buffer_kwargs=dict(max_episode_steps=300),
+    )
+    with pytest.raises(RuntimeError, match="max_episode_steps=300"):
+        model.learn(10_000)
+
+
 @pytest.mark.parametrize("n_envs", [1, 3])
 def test_work_per_rollout_does_not_depend_on_the_carried_over_length(n_envs: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows are never moved, and finalize() computes returns over the rows of the episodes that ended only."""
@@ -211,3 +244,11 @@ def test_add_needs_done_and_gae_lambda_is_one() -> None:
         buffer.add(np.zeros((1, 2)), np.zeros(1), np.ones(1), np.array([True]), th.zeros(1))
     with pytest.raises(ValueError, match="gae_lambda"):
         make_buffer(gae_lambda=0.95)
+
+
+def test_buffer_misuse() -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8)
+    with pytest.raises(RuntimeError, match="finalize"):
+        next(model.rollout_buffer.get())
+    with pytest.raises(NotImplementedError, match=r"never bootstraps.*REINFORCE.load"):
+        model.rollout_buffer.compute_returns_and_advantage(None, None)  # type: ignore[arg-type]

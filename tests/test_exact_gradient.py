@@ -418,6 +418,7 @@ def test_policy_gradient_theorem() -> None:
         assert np.allclose(mdp.exact_gradient(weight, bias, gamma), theorem, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_gymnasium_env() -> None:
     """TabularEnv is a valid gymnasium env, and in a DummyVecEnv it gives the same result as TabularVecEnv."""
     check_env(TabularEnv(MDP_UNDISCOUNTED))
@@ -427,6 +428,7 @@ def test_gymnasium_env() -> None:
     assert run.cosine >= 0.97
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reward_to_go_", [True, False])
 @pytest.mark.parametrize("baseline", [None, "mean", "leave_one_out", "value"])
 def test_undiscounted_direction(reward_to_go_: bool, baseline: str | None) -> None:
@@ -472,6 +474,7 @@ def test_n_episodes_mode() -> None:
     assert run.divisor == 100
 
 
+@pytest.mark.slow
 def test_chunked_update() -> None:
     """
     ``chunk_size``: the gradient accumulated over chunks of 7 steps is the gradient of the whole batch (up to float
@@ -487,6 +490,7 @@ def test_chunked_update() -> None:
     assert chunked.relative_error < 0.15
 
 
+@pytest.mark.slow
 def test_discount_weighting() -> None:
     """
     gamma < 1, reward_to_go=True: with the gamma^t weighting the direction is -grad J_gamma; without it (the usual
@@ -509,6 +513,7 @@ def test_discount_weighting() -> None:
     assert abs(plain.cosine - predicted) < 0.05
 
 
+@pytest.mark.slow
 def test_whole_return_is_unbiased_without_discount_weighting() -> None:
     """
     gamma < 1, reward_to_go=False: R(tau) = G_0 already discounts every reward from the start of the episode, so the
@@ -543,6 +548,7 @@ def test_whole_return_is_unbiased_without_discount_weighting() -> None:
         make_model(MDP_DISCOUNTED, THETA_DISCOUNTED, gamma=GAMMA, reward_to_go=False, discount_weighting=True)
 
 
+@pytest.mark.slow
 def test_baselines_reduce_variance() -> None:
     """
     Rewards with a large offset (+5 on ending): "leave_one_out" and a trained "value" baseline make the per-update
@@ -573,6 +579,7 @@ def test_baselines_reduce_variance() -> None:
     assert runs["value"].cosine >= 0.99
 
 
+@pytest.mark.slow
 def test_separate_critic() -> None:
     """
     ``n_critic_updates``: the value head fitted apart, after the policy's step, on batches it has not seen when it
@@ -605,6 +612,7 @@ def test_separate_critic() -> None:
     assert after_error > 0.25
 
 
+@pytest.mark.slow
 def test_normalized_value_targets() -> None:
     """
     ``normalize_value_targets``: the head regresses the returns standardized by running statistics, which a batch
@@ -624,6 +632,7 @@ def test_normalized_value_targets() -> None:
     assert run.relative_error < 0.15
 
 
+@pytest.mark.slow
 def test_joint_fit_clipped_apart() -> None:
     """
     ``vf_max_grad_norm`` with the joint fit: one backward pass for the policy and the value head, the value head's
@@ -647,6 +656,7 @@ def test_joint_fit_clipped_apart() -> None:
 AUTO_CRITIC = dict.fromkeys(("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"), "auto")
 
 
+@pytest.mark.slow
 def test_default_critic() -> None:
     """
     The constructor's defaults (``"auto"``): with the value baseline, the critic fitted apart in minibatches of 64 at
@@ -685,6 +695,7 @@ def corridor_run(baseline: str | None) -> GradientRun:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("baseline", [None, "leave_one_out"])
 def test_long_episodes_cut_by_rollouts(baseline: str | None) -> None:
     """
@@ -709,6 +720,7 @@ def test_long_episodes_cut_by_rollouts(baseline: str | None) -> None:
     assert dropped < -0.5
 
 
+@pytest.mark.slow
 def test_expected_update_with_long_episodes() -> None:
     """
     The step SGD takes in expectation is the mean of the raw per-update gradients. On the corridor, it points along

@@ -154,7 +154,7 @@ def _train_params(vec_env_cls, seed: int) -> dict[str, np.ndarray]:
         env.close()
 
 
-@pytest.mark.parametrize("vec_env_cls", [DummyVecEnv, SubprocVecEnv])
+@pytest.mark.parametrize("vec_env_cls", [DummyVecEnv, pytest.param(SubprocVecEnv, marks=pytest.mark.slow)])
 def test_determinism(vec_env_cls) -> None:
     first, second = _train_params(vec_env_cls, 3), _train_params(vec_env_cls, 3)
     for name in first:

@@ -134,6 +134,7 @@ def test_one_foreign_argument_in_the_singular() -> None:
         REINFORCE("MlpPolicy", "CartPole-v1", gae_lambda=0.95, clip_range=0.2)
 
 
+@pytest.mark.slow
 def test_default_log_is_quiet(capsys: pytest.CaptureFixture) -> None:
     # A table about as often as A2C's (every 500 steps per env), and none that claims trouble (no episode in the batch)
     # when the last update's rollout simply ended no episode

@@ -289,6 +289,7 @@ def _value_head_fit(normalize: bool, scale: float) -> tuple[float, REINFORCE]:
     return model.logger.name_to_value["train/explained_variance"], model
 
 
+@pytest.mark.slow
 def test_normalized_value_targets_fit_at_any_reward_scale() -> None:
     """
     The same fit on returns of about 5 and of about 50,000: with raw targets the head, at the same learning rate, is

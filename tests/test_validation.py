@@ -4,7 +4,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -138,44 +137,6 @@ def test_valid_edge_values() -> None:
     assert 0 <= model.policy.optimizer.param_groups[0]["lr"] < 1e-3
 
 
-def test_unsupported_action_space() -> None:
-    class TupleActionEnv(FixedRewardEnv):
-        def __init__(self):
-            super().__init__([1.0])
-            self.action_space = spaces.Tuple([spaces.Discrete(2), spaces.Discrete(2)])
-
-    with pytest.raises(AssertionError, match="action space"):
-        REINFORCE("MlpPolicy", DummyVecEnv([TupleActionEnv]))
-
-
-class NeverEndingEnv(FixedRewardEnv):
-    def step(self, action):
-        obs, reward, _, _, info = super().step(action)
-        self.k = 0
-        return obs, reward, False, False, info
-
-
-def test_episode_without_end_is_bounded() -> None:
-    model = REINFORCE(
-        "MlpPolicy", DummyVecEnv([lambda: NeverEndingEnv([1.0])]), n_steps=16, rollout_buffer_kwargs=dict(max_episode_steps=50)
-    )
-    with pytest.raises(RuntimeError, match="TimeLimit"):
-        model.learn(1000)
-    # the buffer never held more than the bound plus one rollout: blocks of 16 rows
-    assert len(model.rollout_buffer.blocks) <= (50 + 16) // 16 + 1
-
-
-def test_episode_without_end_n_episodes_mode() -> None:
-    model = REINFORCE(
-        "MlpPolicy",
-        DummyVecEnv([lambda: NeverEndingEnv([1.0])]),
-        n_episodes=2,
-        rollout_buffer_kwargs=dict(max_episode_steps=300),
-    )
-    with pytest.raises(RuntimeError, match="max_episode_steps=300"):
-        model.learn(10_000)
-
-
 class BadValueEnv(FixedRewardEnv):
     def __init__(self, where: str, value: float):
         super().__init__([1.0] * 5)
@@ -199,14 +160,6 @@ def test_non_finite_env_output(where: str, value: float) -> None:
     model = REINFORCE("MlpPolicy", env, n_steps=8)
     with pytest.raises(ValueError, match=f"Env 1 returned a non-finite {where}.*VecCheckNan"):
         model.learn(64)
-
-
-def test_buffer_misuse() -> None:
-    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=8)
-    with pytest.raises(RuntimeError, match="finalize"):
-        next(model.rollout_buffer.get())
-    with pytest.raises(NotImplementedError, match=r"never bootstraps.*REINFORCE.load"):
-        model.rollout_buffer.compute_returns_and_advantage(None, None)  # type: ignore[arg-type]
 
 
 def test_gym_env_object() -> None:

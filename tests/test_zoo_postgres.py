@@ -138,6 +138,7 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(data_root, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_two_workers_share_a_study(postgres_url, tmp_path):
     study_name = "reinforce-cartpole"
     # Create the study before starting the workers, as the docs recommend: two workers creating Optuna's tables

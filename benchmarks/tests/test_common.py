@@ -1,26 +1,12 @@
-"""The benchmark harness's provenance: hashes, the dirty-tree refusal, and the flags that analyze.py reports."""
+"""``common.py``: the harness's provenance (hashes, the dirty-tree refusal, the flags that analyze.py reports) and scope."""
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
+import common
 import pytest
 
-COMMON = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
 
-
-@pytest.fixture(scope="module")
-def common() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_common", COMMON)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_targets_are_the_readme_targets(common: ModuleType) -> None:
+def test_targets_are_the_readme_targets() -> None:
     targets = {env: spec.target for env, spec in common.SCOPE.items()}
     assert targets == {
         "CartPole-v1": 475.0,
@@ -34,19 +20,19 @@ def test_targets_are_the_readme_targets(common: ModuleType) -> None:
     }
 
 
-def test_peer_runs_are_not_flagged_for_our_code(common: ModuleType) -> None:
+def test_peer_runs_are_not_flagged_for_our_code() -> None:
     record = {"code_sha256": "old", "entry_sha256": "entry"}
     # A2C and PPO train with SB3's code: a change of sb3_reinforce/ leaves their runs valid, not REINFORCE's
     for algo, expected in (("a2c", []), ("ppo", []), ("reinforce", ["code differs from this tree"])):
         assert common.provenance_issues(record, {}, common.code_check(algo, "new"), "entry") == expected
 
 
-def test_entry_hash_is_canonical(common: ModuleType) -> None:
+def test_entry_hash_is_canonical() -> None:
     assert common.entry_hash({"a": 1, "b": [1, 2]}) == common.entry_hash({"b": [1, 2], "a": 1})
     assert common.entry_hash({"a": 1}) != common.entry_hash({"a": 2})
 
 
-def test_code_hash_sees_every_change(common: ModuleType, tmp_path: Path) -> None:
+def test_code_hash_sees_every_change(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.py").write_text("x = 1\n")
     (tmp_path / "sub" / "b.py").write_text("y = 2\n")
@@ -66,7 +52,7 @@ def test_code_hash_sees_every_change(common: ModuleType, tmp_path: Path) -> None
     assert common.code_hash(tmp_path) != changed
 
 
-def test_a_dirty_tree_is_refused_with_the_files_and_the_fix(common: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dirty_tree_is_refused_with_the_files_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(common, "dirty_files", lambda: ["sb3_reinforce/reinforce/reinforce.py"])
     monkeypatch.setattr(common, "tree_diff", lambda: "diff --git a/x b/x\n")
     with pytest.raises(RuntimeError, match=r"reinforce\.py.*Commit them first.*--allow-dirty"):
@@ -85,7 +71,7 @@ def test_a_dirty_tree_is_refused_with_the_files_and_the_fix(common: ModuleType, 
     assert common.provenance_issues(record, {}, record["code_sha256"], record["entry_sha256"]) == []
 
 
-def test_provenance_issues(common: ModuleType) -> None:
+def test_provenance_issues() -> None:
     issues = common.provenance_issues
     # runs made before start-time provenance: only done.json, with or without a commit taken at the end
     assert issues(None, {}, "code", "entry") == ["no provenance: no commit recorded"]
@@ -99,43 +85,10 @@ def test_provenance_issues(common: ModuleType) -> None:
     assert issues(dirty, {}, "code", "entry") == ["dirty (diff sha256 0123456789ab)"]
 
 
-def test_the_zoo_a2c_mujoco_entries_are_sb3_defaults(common: ModuleType) -> None:
+def test_the_zoo_a2c_mujoco_entries_are_sb3_defaults() -> None:
     # What RESULTS.md states about A2C on HalfCheetah-v5 and Hopper-v5: the Zoo's entry sets no A2C argument
     for env in ("HalfCheetah-v5", "Hopper-v5"):
         assert set(common.hyperparams_entry(env, "a2c")) <= {"policy", "n_timesteps", "normalize", "n_envs"}
         assert common.hyperparams_entry(env, "a2c")["normalize"] is True
         # PPO's entry is a tuned one
         assert "learning_rate" in common.hyperparams_entry(env, "ppo")
-
-
-def test_explained_variance_is_read_from_the_training_log(capsys: pytest.CaptureFixture[str]) -> None:
-    """``collect_one`` keeps ``train/explained_variance`` per update, read from SB3's stdout tables of a real run."""
-    sys.path.insert(0, str(COMMON.parent))
-    try:
-        import run_benchmarks
-    finally:
-        sys.path.remove(str(COMMON.parent))
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.logger import configure
-
-    from sb3_reinforce import REINFORCE
-
-    logged: list[tuple[int, float]] = []
-    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), n_steps=64, seed=0)
-    model.set_logger(configure(None, ["stdout"]))
-    dump = model.logger.dump
-
-    def record_and_dump(step: int = 0) -> None:
-        value = model.logger.name_to_value.get("train/explained_variance")
-        if value is not None:
-            logged.append((model.num_timesteps, value))
-        dump(step)
-
-    model.logger.dump = record_and_dump  # type: ignore[method-assign]
-    model.learn(1_000, log_interval=1)  # as run_benchmarks.py asks the Zoo for REINFORCE
-    rows = run_benchmarks.explained_variance_rows(capsys.readouterr().out)
-    assert len(rows) == len(logged) > 3
-    assert [steps for steps, _ in rows] == [steps for steps, _ in logged]
-    # SB3 prints 3 significant digits
-    for (_, value), (_, expected) in zip(rows, logged, strict=True):
-        assert abs(value - expected) <= 5e-3 * max(1.0, abs(expected))

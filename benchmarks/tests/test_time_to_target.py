@@ -1,41 +1,16 @@
 """The time to target: ``throughput.py time-to-target`` (runs, summary, resuming) and ``analyze.py``'s column."""
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import analyze
 import numpy as np
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def scripts() -> Iterator[tuple[ModuleType, ModuleType]]:
-    """``throughput`` and ``analyze``, imported as the scripts import each other (``from common import ...``)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import analyze
-        import throughput
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    yield throughput, analyze
+import throughput
 
 
-@pytest.fixture
-def throughput(scripts: tuple[ModuleType, ModuleType]) -> ModuleType:
-    return scripts[0]
-
-
-@pytest.fixture
-def analyze(scripts: tuple[ModuleType, ModuleType]) -> ModuleType:
-    return scripts[1]
-
-
-def test_run_to_target_stops_at_the_cap(throughput: ModuleType) -> None:
+def test_run_to_target_stops_at_the_cap() -> None:
     # 8 envs: 2,500 is not a multiple of 8, the cap's evaluation comes at the first step past it
     row = throughput.run_to_target("a2c", 8, 0, target=float("inf"), eval_freq=1000, max_steps=2500, n_eval_episodes=2)
     assert [evaluation[0] for evaluation in row["evaluations"]] == [1000, 2000, 2504]
@@ -48,7 +23,7 @@ def test_run_to_target_stops_at_the_cap(throughput: ModuleType) -> None:
     assert row["eval_s"] > 0
 
 
-def test_run_to_target_stops_at_the_target(throughput: ModuleType) -> None:
+def test_run_to_target_stops_at_the_target() -> None:
     # every CartPole-v1 episode returns at least 1: the first evaluation reaches 1
     row = throughput.run_to_target("reinforce_joint", 1, 0, target=1.0, eval_freq=500, max_steps=2000, n_eval_episodes=2)
     assert len(row["evaluations"]) == 1
@@ -56,7 +31,7 @@ def test_run_to_target_stops_at_the_target(throughput: ModuleType) -> None:
     assert row["seconds_to_target"] == row["evaluations"][0][1] > 0
 
 
-def test_summary_counts_a_miss_as_infinite(throughput: ModuleType) -> None:
+def test_summary_counts_a_miss_as_infinite() -> None:
     rows = [
         {"algo": "a2c", "n_envs": 1, "seed": 2, "reached": True, "steps_to_target": 20_000, "seconds_to_target": 9.0},
         {"algo": "a2c", "n_envs": 1, "seed": 0, "reached": True, "steps_to_target": 10_000, "seconds_to_target": 5.0},
@@ -104,7 +79,7 @@ def _fake_run(calls: list[tuple[str, int, int]]) -> Any:
     return run_to_target
 
 
-def test_runs_are_interleaved_and_resumed(throughput: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_are_interleaved_and_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, int, int]] = []
     monkeypatch.setattr(throughput, "run_to_target", _fake_run(calls))
     monkeypatch.setattr(throughput, "dirty_files", lambda: [])
@@ -151,7 +126,7 @@ def test_runs_are_interleaved_and_resumed(throughput: ModuleType, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_time_to_target_smoke(throughput: ModuleType, analyze: ModuleType, tmp_path: Path) -> None:
+def test_time_to_target_smoke(tmp_path: Path) -> None:
     """Every configuration at 1 and 8 envs, 2k steps, a target lowered to 30; then RESULTS.md's section of it."""
     output = tmp_path / "time_to_target.json"
     options = ["--seeds", "0", "--eval-freq", "1000", "--max-steps", "2000", "--target", "30", "--eval-episodes", "3"]
@@ -169,7 +144,7 @@ def test_time_to_target_smoke(throughput: ModuleType, analyze: ModuleType, tmp_p
     assert sum(line.startswith(("| reinforce |", "| reinforce_joint |", "| a2c |", "| ppo |")) for line in lines) == 8
 
 
-def test_analyze_time_to_target(analyze: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_analyze_time_to_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hand-made run: its time to target is ``time.csv`` interpolated at its steps to target."""
     folder = tmp_path / "CartPole-v1" / "reinforce" / "seed3"
     folder.mkdir(parents=True)
@@ -201,7 +176,7 @@ def test_analyze_time_to_target(analyze: ModuleType, tmp_path: Path, monkeypatch
     )
 
 
-def test_analyze_shows_the_side_by_side_summary(throughput: ModuleType, analyze: ModuleType, tmp_path: Path) -> None:
+def test_analyze_shows_the_side_by_side_summary(tmp_path: Path) -> None:
     assert analyze.side_by_side_section(tmp_path / "missing.json") == []
     rows = [
         {
