@@ -338,7 +338,8 @@ def test_optimize_enqueue_train(tmp_path, capsys):
     assert "Number of finished trials:  2" in stdout
     params = {name: _python_value(value) for name, value in _report_section(stdout, "Params").items()}
     user_attrs = _report_section(stdout, "User Attributes")
-    assert list(params) == list(SAMPLED_NAMES)
+    # every name but the joint fit's value_clip_apart: the best trial fits the critic apart
+    assert list(params) == [name for name in SAMPLED_NAMES if name != "value_clip_apart"]
 
     # The Params, as printed, enqueued whole in a new study: its first trial samples them back
     enqueue.main(["--storage", storage, "--study-name", "again", "--trial", json.dumps(params)])
