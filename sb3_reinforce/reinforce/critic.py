@@ -126,13 +126,9 @@ class Critic:
         :param buffer: holds the batch
         :return: the values, in the returns' scale
         """
-        # Written into one tensor, so that no per-chunk output stays allocated between the chunks' larger temporaries
-        values, start = th.empty(buffer.batch_steps, device=self.policy.device), 0
         with th.no_grad():
-            for chunk in buffer.get(self.chunk_size):
-                values[start : start + len(chunk.actions)] = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
-                start += len(chunk.actions)
-        values = self.targets.values(values)
+            outputs = [self.policy.predict_values(chunk.observations).flatten() for chunk in buffer.get(self.chunk_size)]  # type: ignore[arg-type]
+        values = self.targets.values(th.cat(outputs))
         self.targets.update(buffer.batch.returns)
         return values
 
@@ -155,17 +151,16 @@ class Critic:
         self._joint_loss = self._joint_loss + loss.detach()
         return self.vf_coef * loss
 
-    def clip_gradient(self, policy: ActorCriticPolicy) -> list[th.nn.Parameter]:
+    def clip_gradient(self) -> list[th.nn.Parameter]:
         """
         In the joint fit with ``clip_apart``: clip the value head's gradient at ``max_grad_norm``, on its own.
 
-        :param policy: the policy, whose gradient holds both losses'
         :return: the policy's other parameters (the actor's, and a features extractor it shares), to clip apart
         """
         grad_norm = th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
         self._grad_norm = grad_norm.item()
         own = {id(param) for param in self.parameters}
-        return [param for param in policy.parameters() if id(param) not in own]
+        return [param for param in self.policy.parameters() if id(param) not in own]
 
     def fit(self, buffer: EpisodicRolloutBuffer, progress_remaining: float) -> None:
         """

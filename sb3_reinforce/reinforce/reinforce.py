@@ -7,7 +7,8 @@ from stable_baselines3.common.policies import ActorCriticCnnPolicy, ActorCriticP
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule
 
-from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer, auto_chunk_size
+from sb3_reinforce.common.batch import EpisodeBatch, EpisodicRolloutBufferSamples
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer, auto_chunk_size
 from sb3_reinforce.common.returns import advantages
 from sb3_reinforce.common.saved_models import SAVE_FORMAT
 from sb3_reinforce.reinforce.checks import (
@@ -283,50 +284,63 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
     def _policy_step(self, batch: EpisodeBatch) -> None:
         """
         The policy's step: the gradient of :math:`-\\frac{1}{N} \\sum_t w_t \\log \\pi(a_t|s_t)`, with :math:`w_t = \\Psi_t`
-        (normalized over the batch if asked, times the truncated ratio for stale steps), minus ``ent_coef`` times the
-        entropy, plus the value loss when the value head is fitted jointly; accumulated over chunks, then clipped.
+        (normalized over the batch if asked), accumulated over chunks (:meth:`_chunk_loss`), then clipped.
         """
         assert batch.advantages is not None, "the advantages are set at the end of the rollout"
         n_batch, psi = len(batch), batch.advantages
-        center, scale = (psi.mean(), psi.std() + 1e-8) if self.normalize_advantage and n_batch > 1 else (0.0, 1.0)
-        joint_value = self.critic is not None and self.critic.joint
+        normalize = self.normalize_advantage and n_batch > 1
+        center, scale = (psi.mean(), psi.std() + 1e-8) if normalize else (0.0, 1.0)
         policy_loss = entropy_loss = th.zeros((), device=self.device)
         self.policy.optimizer.zero_grad()
         for chunk in self.rollout_buffer.get(self.steps_per_pass):
-            actions = chunk.actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else chunk.actions
-            if joint_value:
-                values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
-            else:
-                distribution = self.policy.get_distribution(chunk.observations)  # type: ignore[arg-type]
-                log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
             assert chunk.advantages is not None
-            weights = (chunk.advantages - center) / scale if self.normalize_advantage and n_batch > 1 else chunk.advantages
-            if self.stale_correction and chunk.stale.any():
-                # Steps collected under an older policy: truncated importance ratio min(1, pi / pi_old)
-                ratio = th.exp(log_prob.detach() - chunk.old_log_prob).clamp(max=1.0)
-                weights = weights * th.where(chunk.stale, ratio, th.ones_like(ratio))
-            # A sum over the batch's steps divided by a constant, not by the batch's own size: see policy_loss_divisor
-            chunk_policy_loss = -(weights * log_prob).sum() / self.policy_loss_divisor
-            # Entropy loss favors exploration (approximated by -log_prob when there is no analytical form)
-            chunk_entropy_loss = (log_prob if entropy is None else -entropy).sum() / n_batch
-            loss = chunk_policy_loss + self.ent_coef * chunk_entropy_loss
-            if joint_value:
-                assert self.critic is not None
-                loss = loss + self.critic.joint_loss(values, chunk.returns, n_batch)
+            weights = (chunk.advantages - center) / scale if normalize else chunk.advantages
+            chunk_policy_loss, chunk_entropy_loss, loss = self._chunk_loss(chunk, weights, n_batch)
             loss.backward()
             policy_loss = policy_loss + chunk_policy_loss.detach()
             entropy_loss = entropy_loss + chunk_entropy_loss.detach()
 
         # Clip grad norm (and read the norm before clipping): the value head's apart, if asked
         parameters: Iterable[th.nn.Parameter] = self.policy.parameters()
-        if joint_value and self.critic is not None and self.critic.clip_apart:
-            parameters = self.critic.clip_gradient(self.policy)
+        if self.critic is not None and self.critic.joint and self.critic.clip_apart:
+            parameters = self.critic.clip_gradient()
         grad_norm = th.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm)
         self.policy.optimizer.step()
         self._n_updates += 1
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/grad_norm", grad_norm.item())
+
+    def _chunk_loss(
+        self, chunk: EpisodicRolloutBufferSamples, weights: th.Tensor, n_batch: int
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """
+        One chunk's share of the loss: the policy loss with the weights :math:`w_t` (times the truncated ratio
+        :math:`\\min(1, \\pi / \\pi_{old})` for stale steps), ``ent_coef`` times the entropy loss, and the value loss when the
+        value head is fitted jointly.
+
+        :return: the policy loss, the entropy loss and the total loss of the chunk
+        """
+        actions = chunk.actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else chunk.actions
+        joint_value = self.critic is not None and self.critic.joint
+        if joint_value:
+            values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
+        else:
+            distribution = self.policy.get_distribution(chunk.observations)  # type: ignore[arg-type]
+            log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
+        if self.stale_correction and chunk.stale.any():
+            # Steps collected under an older policy: truncated importance ratio min(1, pi / pi_old)
+            ratio = th.exp(log_prob.detach() - chunk.old_log_prob).clamp(max=1.0)
+            weights = weights * th.where(chunk.stale, ratio, th.ones_like(ratio))
+        # A sum over the batch's steps divided by a constant, not by the batch's own size: see policy_loss_divisor
+        policy_loss = -(weights * log_prob).sum() / self.policy_loss_divisor
+        # Entropy loss favors exploration (approximated by -log_prob when there is no analytical form)
+        entropy_loss = (log_prob if entropy is None else -entropy).sum() / n_batch
+        loss = policy_loss + self.ent_coef * entropy_loss
+        if joint_value:
+            assert self.critic is not None
+            loss = loss + self.critic.joint_loss(values, chunk.returns, n_batch)
+        return policy_loss, entropy_loss, loss
 
     def learn(
         self: SelfREINFORCE,
