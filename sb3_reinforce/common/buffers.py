@@ -12,8 +12,7 @@ update exactly as often as short ones.
 The cost per step does not depend on the length of the episodes. The timeline is stored in blocks of
 ``buffer_size`` rows that never move: a block is allocated when the timeline reaches it, and released once every
 step in it has been used. Each step's return is computed once, when the rollout in which its episode ends is over.
-Observations are stored in their own dtype (``uint8`` images stay ``uint8``) and are read per chunk; only a batch
-that fits one chunk is read whole, once.
+Observations keep their dtype (``uint8`` images stay ``uint8``), read per chunk (a batch that fits one: once).
 """
 
 import itertools
@@ -348,22 +347,17 @@ class EpisodicRolloutBuffer(RolloutBufferFields, BaseBuffer):
             raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}.")
         n_steps = self.batch_steps
         if self._whole is None and 0 < n_steps <= (batch_size or n_steps):
-            self._whole = self._read_steps(np.arange(n_steps))
+            every = np.arange(n_steps)
+            self._whole = self.read_observations(every), self._read_actions(every)
         steps = np.arange(n_steps) if indices is None else indices
         chunk = batch_size or max(len(steps), 1)
         for start in range(0, len(steps), chunk):
             yield self._get_samples(steps[start : start + chunk])
 
-    def _read_steps(self, batch_inds: np.ndarray) -> tuple[th.Tensor | TensorDict, th.Tensor]:
-        """The observations and actions of the steps ``batch_inds`` of the batch, read from the timeline."""
-        rows, envs = self.batch_rows[batch_inds], self.batch_envs[batch_inds]
-        obs = {
-            name[4:]: th.as_tensor(self._read(name, rows, envs), device=self.device)
-            for name in self.fields
-            if name[:4] == "obs/"
-        }
-        actions = th.as_tensor(self._read("actions", rows, envs), device=self.device)
-        return (obs if isinstance(self.observation_space, spaces.Dict) else obs[""]), actions
+    def _read_actions(self, batch_inds: np.ndarray) -> th.Tensor:
+        return th.as_tensor(
+            self._read("actions", self.batch_rows[batch_inds], self.batch_envs[batch_inds]), device=self.device
+        )
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> EpisodicRolloutBufferSamples:  # type: ignore[override]
         """
@@ -373,18 +367,34 @@ class EpisodicRolloutBuffer(RolloutBufferFields, BaseBuffer):
         :param env: unused: observations are stored normalized, as the algorithm saw them (SB3's signature)
         """
         index = th.as_tensor(batch_inds, device=self.device)
+        observations = self.read_observations(batch_inds, index)
         if self._whole is None:
-            observations, actions = self._read_steps(batch_inds)
-        elif len(batch_inds) == self.batch_steps and (np.diff(batch_inds) > 0).all():
-            observations, actions = self._whole  # every step, in order
-        else:
-            whole_obs, whole_actions = self._whole
-            observations = (
-                {key: value[index] for key, value in whole_obs.items()} if isinstance(whole_obs, dict) else whole_obs[index]
-            )
-            actions = whole_actions[index]
+            actions = self._read_actions(batch_inds)
+        else:  # the whole batch's actions for its whole observations, else the same steps of them
+            actions = self._whole[1] if observations is self._whole[0] else self._whole[1][index]
         return self.batch.samples(index, observations, actions)
 
+    def read_observations(self, batch_inds: np.ndarray, index: th.Tensor | None = None) -> th.Tensor | TensorDict:
+        """
+        The observations of the steps ``batch_inds`` of the batch alone (what a value head regresses on), from memory
+        if the batch was read whole, else from the timeline.
 
-# Kept for code written against 0.1.0, when Dict observations had a buffer class of their own
-EpisodicDictRolloutBuffer = EpisodicRolloutBuffer
+        :param batch_inds: indices into the batch
+        :param index: the same indices as a tensor on the buffer's device, if already made
+        """
+        if self._whole is not None:
+            whole = self._whole[0]
+            if len(batch_inds) == self.batch_steps and (np.diff(batch_inds) > 0).all():
+                return whole  # every step, in order
+            index = th.as_tensor(batch_inds, device=self.device) if index is None else index
+            return {key: value[index] for key, value in whole.items()} if isinstance(whole, dict) else whole[index]
+        rows, envs = self.batch_rows[batch_inds], self.batch_envs[batch_inds]
+        obs = {
+            name[4:]: th.as_tensor(self._read(name, rows, envs), device=self.device)
+            for name in self.fields
+            if name[:4] == "obs/"
+        }
+        return obs if isinstance(self.observation_space, spaces.Dict) else obs[""]
+
+
+EpisodicDictRolloutBuffer = EpisodicRolloutBuffer  # for code written against 0.1.0 (Dict observations had their own)

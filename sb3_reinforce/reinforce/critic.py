@@ -185,9 +185,12 @@ class Critic:
                 size = n_batch if minibatch is None else len(minibatch)
                 self.optimizer.zero_grad()
                 loss = th.zeros((), device=self.policy.device)
-                for chunk in buffer.get(self.chunk_size, indices=minibatch):
-                    outputs = self.policy.predict_values(chunk.observations).flatten()  # type: ignore[arg-type]
-                    chunk_loss = ((self.targets.targets(chunk.returns) - outputs) ** 2).sum() / size
+                steps = np.arange(n_batch) if minibatch is None else minibatch
+                # The observations and returns alone, chunk by chunk: what the head regresses
+                for part in (steps[i : i + self.chunk_size] for i in range(0, size, self.chunk_size)):
+                    index = th.as_tensor(part, device=self.policy.device)
+                    outputs = self.policy.predict_values(buffer.read_observations(part, index)).flatten()  # type: ignore[arg-type]
+                    chunk_loss = ((self.targets.targets(buffer.batch.returns[index]) - outputs) ** 2).sum() / size
                     chunk_loss.backward()
                     loss = loss + chunk_loss.detach()
                 th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
