@@ -159,19 +159,19 @@ class RolloutBufferFields:
     @property
     def log_probs(self) -> np.ndarray:
         """:math:`\\log \\pi_{old}(a_t|s_t)`, recorded when the step was collected, ``(batch_steps,)``."""
-        return self.batch.old_log_prob.cpu().numpy()
+        return self.batch.old_log_prob.cpu().numpy().copy()
 
     @property
     def returns(self) -> np.ndarray:
         """:math:`G_t`, ``(batch_steps,)``."""
-        return self.batch.returns.cpu().numpy()
+        return self.batch.returns.cpu().numpy().copy()
 
     @property
     def advantages(self) -> np.ndarray | None:
         """:math:`\\Psi_t` before normalization, ``(batch_steps,)``; None until the algorithm has set it."""
-        return None if self.batch.advantages is None else self.batch.advantages.cpu().numpy()
+        return None if self.batch.advantages is None else self.batch.advantages.cpu().numpy().copy()
 
     @property
     def values(self) -> np.ndarray | None:
         """:math:`V(s_t)` predicted before the fit, ``(batch_steps,)``; None where no value head is used."""
-        return None if self.batch.values is None else self.batch.values.cpu().numpy()
+        return None if self.batch.values is None else self.batch.values.cpu().numpy().copy()
