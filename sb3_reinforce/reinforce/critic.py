@@ -176,26 +176,28 @@ class Critic:
         self._learning_rate = self.lr_schedule(progress_remaining)
         for group in self.optimizer.param_groups:
             group["lr"] = self._learning_rate
-        n_batch, self._losses = buffer.batch_steps, []
+        n_batch, device = buffer.batch_steps, self.policy.device
+        # What the head regresses: the targets of the returns, computed once, and the observations alone (from memory
+        # when the batch fits one chunk), read per chunk
+        targets = self.targets.targets(buffer.batch.returns)
+        step = self.batch_size or n_batch
+        losses = []
         for _ in range(self.n_updates):
-            order = np.random.permutation(n_batch) if self.batch_size is not None else None
-            step = self.batch_size or n_batch
+            order = np.random.permutation(n_batch) if self.batch_size is not None else np.arange(n_batch)
             for start in range(0, n_batch, step):
-                minibatch = None if order is None else np.sort(order[start : start + step])
-                size = n_batch if minibatch is None else len(minibatch)
+                minibatch = np.sort(order[start : start + step])
                 self.optimizer.zero_grad()
-                loss = th.zeros((), device=self.policy.device)
-                steps = np.arange(n_batch) if minibatch is None else minibatch
-                # The observations and returns alone, chunk by chunk: what the head regresses
-                for part in (steps[i : i + self.chunk_size] for i in range(0, size, self.chunk_size)):
-                    index = th.as_tensor(part, device=self.policy.device)
+                loss = th.zeros((), device=device)
+                for part in (minibatch[i : i + self.chunk_size] for i in range(0, len(minibatch), self.chunk_size)):
+                    index = th.as_tensor(part, device=device)
                     outputs = self.policy.predict_values(buffer.read_observations(part, index)).flatten()  # type: ignore[arg-type]
-                    chunk_loss = ((self.targets.targets(buffer.batch.returns[index]) - outputs) ** 2).sum() / size
+                    chunk_loss = ((targets[index] - outputs) ** 2).sum() / len(minibatch)
                     chunk_loss.backward()
                     loss = loss + chunk_loss.detach()
                 th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
                 self.optimizer.step()
-                self._losses.append(loss.item())
+                losses.append(loss)
+        self._losses = th.stack(losses).tolist()
 
     def record(self, logger: Logger, batch: EpisodeBatch) -> None:
         """
