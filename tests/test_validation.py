@@ -64,15 +64,15 @@ def test_invalid_arguments(kwargs, match) -> None:
     "kwargs, resolved",
     [
         # the value head used: the critic fitted apart, on normalized targets
-        (dict(), (1, 64, 1e-3, True)),
-        (dict(baseline=None, bootstrap_truncated=True), (1, 64, 1e-3, True)),
+        (dict(), (1, 64, 2e-3, True)),
+        (dict(baseline=None, bootstrap_truncated=True), (1, 64, 2e-3, True)),
         # no value head: nothing of the critic applies
         (dict(baseline="mean"), (None, None, None, False)),
         (dict(baseline="leave_one_out"), (None, None, None, False)),
         (dict(baseline=None), (None, None, None, False)),
         # an explicit choice is kept, and what it turns off resolves to None
         (dict(n_critic_updates=None), (None, None, None, True)),
-        (dict(n_critic_updates=20, batch_size=None), (20, None, 1e-3, True)),
+        (dict(n_critic_updates=20, batch_size=None), (20, None, 2e-3, True)),
         (dict(vf_learning_rate=3e-4, normalize_value_targets=False), (1, 64, 3e-4, False)),
     ],
 )

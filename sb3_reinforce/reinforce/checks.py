@@ -38,12 +38,12 @@ def reject_unknown_arguments(class_name: str, kwargs: dict[str, Any]) -> None:
 
 
 #: What the critic's ``"auto"`` arguments resolve to when the value head is used (``baseline="value"`` or
-#: ``bootstrap_truncated``): the value head fitted apart, in one pass of minibatches of 64 steps at 1e-3, on
+#: ``bootstrap_truncated``): the value head fitted apart, in one pass of minibatches of 64 steps at 2e-3, on
 #: standardized returns (benchmarks/defaults.json). Without the value head: None, and False.
 AUTO_CRITIC: dict[str, Any] = {
     "n_critic_updates": 1,
     "batch_size": 64,
-    "vf_learning_rate": 1e-3,
+    "vf_learning_rate": 2e-3,
     "normalize_value_targets": True,
 }
 

@@ -77,7 +77,7 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
     :param batch_size: With ``n_critic_updates``: steps per minibatch of the critic's fit (shuffled), or None for
         one full-batch step per pass. ``"auto"``: 64 if the critic is fitted apart, else None
     :param vf_learning_rate: With ``n_critic_updates``: the critic's learning rate (a float or a schedule); None
-        uses ``learning_rate``. ``"auto"``: 1e-3 if the critic is fitted apart, else None
+        uses ``learning_rate``. ``"auto"``: 2e-3 if the critic is fitted apart, else None
     :param normalize_value_targets: If True, the value head regresses the returns standardized by their running mean
         and std (saved with the model), and its outputs are mapped back to the returns' scale for the baseline.
         ``"auto"``: True if the value head is used, else False

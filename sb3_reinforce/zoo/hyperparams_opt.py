@@ -167,9 +167,9 @@ def sample_reinforce_params(
     optimizer at ``critic_learning_rate`` (sampled only then), in full-batch steps (``critic_batch_size`` 0) or
     minibatches of 64, with its own clipping at ``max_grad_norm``. ``value_target_normalization`` is whether the
     head regresses standardized returns. The converter sets all the critic's arguments, so that none is left to the
-    constructor's ``"auto"``, which fits the value head apart in one pass of minibatches of 64 steps at 1e-3, on
+    constructor's ``"auto"``, which fits the value head apart in one pass of minibatches of 64 steps at 2e-3, on
     standardized returns (:data:`sb3_reinforce.reinforce.checks.AUTO_CRITIC`): ``critic_updates`` 1 with
-    ``critic_batch_size`` 64 and ``critic_learning_rate`` 1e-3 is that critic.
+    ``critic_batch_size`` 64 and ``critic_learning_rate`` 2e-3 is that critic.
 
     ``vf_coef`` is sampled in every trial: it weights the value loss wherever the value head is fitted jointly, with
     ``critic_updates=0``, and with the other baselines when the entry sets ``bootstrap_truncated`` (the value head then
