@@ -8,13 +8,14 @@ Usage::
     python benchmarks/throughput.py episodes --output benchmarks/throughput_episodes.json
     python benchmarks/throughput.py time-to-target
 
-``cartpole``: CartPole-v1, MlpPolicy, five variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
+``cartpole``: CartPole-v1, MlpPolicy, six variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
 A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` (the value baseline with
 the default critic, fitted apart: ``n_critic_updates`` passes of its own), ``reinforce_joint`` (the value head fitted
-jointly with the policy, in one gradient step per update as A2C fits its own) and ``reinforce_rollout``
-(REINFORCE with ``train()`` disabled). It reports each variant's median steps/s with its range, and the ratios
-REINFORCE / A2C and REINFORCE joint / A2C of each repeat (paired), each with its median and a 95% bootstrap
-interval.
+jointly with the policy, in one gradient step per update as A2C fits its own), ``reinforce_5passes`` (the critic
+that was the default before f97820a: 5 passes of minibatches of 64 at 1e-3) and ``reinforce_rollout`` (REINFORCE
+with ``train()`` disabled). It reports each variant's median steps/s with its range, and the ratios of each
+REINFORCE variant that trains (``reinforce``, ``reinforce_joint``, ``reinforce_5passes``) to A2C, repeat by repeat
+(paired), each with its median and a 95% bootstrap interval.
 
 ``episodes``: an env whose episodes last exactly L steps (constant reward, ``Box(4,)`` observations,
 ``Discrete(2)`` actions), for every L, ``n_steps`` and ``n_envs`` asked. REINFORCE and A2C each run
@@ -24,7 +25,8 @@ each in a fresh process (for its own peak RSS). Then an env that never ends: the
 
 ``time-to-target``: env steps and wall-clock seconds until CartPole-v1 is solved, side by side, in one process, one
 torch thread: ``reinforce`` (REINFORCE's constructor defaults), ``reinforce_joint`` (the same with the value head
-fitted jointly, ``n_critic_updates=None``), ``a2c`` and ``ppo`` (SB3's, constructor defaults), each at every
+fitted jointly, ``n_critic_updates=None``), ``reinforce_5passes`` (the critic of the defaults before f97820a),
+``a2c`` and ``ppo`` (SB3's, constructor defaults), each at every
 ``--n-envs-list`` (default 1 and 8; ``make_vec_env("CartPole-v1", n_envs=n, seed=seed)``, model ``seed=seed``).
 The defaults of ``--target``, ``--eval-freq`` and ``--max-steps`` are CartPole-v1's in ``SCOPE`` (``common.py``).
 Every ``--eval-freq`` env steps (default 5,000) the clock pauses for a deterministic evaluation of
@@ -80,12 +82,14 @@ VARIANTS = {
     "ceiling": A2CRolloutOnly,
     "reinforce": REINFORCE,
     "reinforce_joint": REINFORCE,
+    "reinforce_5passes": REINFORCE,
     "reinforce_rollout": REINFORCERolloutOnly,
 }
 #: REINFORCE's arguments by variant (A2C's: none)
 KWARGS: dict[str, dict] = {
     "reinforce": dict(baseline="value"),
     "reinforce_joint": dict(baseline="value", n_critic_updates=None),
+    "reinforce_5passes": dict(baseline="value", n_critic_updates=5, vf_learning_rate=1e-3),
     "reinforce_rollout": dict(baseline="value"),
 }
 
@@ -126,7 +130,8 @@ def cartpole(args: argparse.Namespace) -> dict:
         for variant in VARIANTS:
             fps[variant].append(steps_per_second(variant, "CartPole-v1", None, args.n_envs, args.n_steps, args.timesteps))
     ratios = {
-        variant: [r / a for r, a in zip(fps[variant], fps["a2c"], strict=True)] for variant in ("reinforce", "reinforce_joint")
+        variant: [r / a for r, a in zip(fps[variant], fps["a2c"], strict=True)]
+        for variant in ("reinforce", "reinforce_joint", "reinforce_5passes")
     }
     return {
         "command": f"python benchmarks/throughput.py cartpole --n-envs {args.n_envs} --n-steps {args.n_steps} "
@@ -178,6 +183,7 @@ TARGET_ENV = "CartPole-v1"
 TARGET_ALGOS: dict[str, tuple[type[BaseAlgorithm], dict[str, Any]]] = {
     "reinforce": (REINFORCE, {}),
     "reinforce_joint": (REINFORCE, {"n_critic_updates": None}),
+    "reinforce_5passes": (REINFORCE, {"n_critic_updates": 5, "vf_learning_rate": 1e-3}),
     "a2c": (A2C, {}),
     "ppo": (PPO, {}),
 }

@@ -141,7 +141,8 @@ def test_time_to_target_smoke(tmp_path: Path) -> None:
         assert row["reached"] == (last[2] >= 30) and (row["steps_to_target"] == last[0]) == row["reached"]
     lines = analyze.side_by_side_section(output)
     assert lines[0] == "## Time to target, side by side"
-    assert sum(line.startswith(("| reinforce |", "| reinforce_joint |", "| a2c |", "| ppo |")) for line in lines) == 8
+    rows = ("| reinforce |", "| reinforce_joint |", "| reinforce_5passes |", "| a2c |", "| ppo |")
+    assert sum(line.startswith(rows) for line in lines) == 10
 
 
 def test_analyze_time_to_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
