@@ -682,7 +682,7 @@ def test_every_entry_is_marked():
 
 
 def _skip_if_missing(entry: str, env_id: str) -> None:
-    if entry in ("HalfCheetah-v5", "Hopper-v5"):
+    if entry in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5"):
         pytest.importorskip("mujoco", reason="MuJoCo envs need gymnasium[mujoco]")
     if entry == "atari":
         ale_py = pytest.importorskip("ale_py", reason="Atari envs need ale-py")
