@@ -19,7 +19,7 @@ TORCH_INDEX ?=
 $(STAMP): pyproject.toml
 	@if [ -z "$(VIRTUAL_ENV)" ] && [ ! -x "$(VENV)/bin/python" ]; then python3 -m venv $(VENV); fi
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(PYTHON) -m pip install -e ".[tests,zoo,extra]"
+	$(PYTHON) -m pip install -e ".[tests,zoo,extra,benchmarks]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,7 +27,7 @@ setup: $(STAMP)
 demo: setup
 	$(PYTHON) -m sb3_reinforce.demo
 
-# The package's tests and the benchmark harness's
+# The package's tests and the benchmark harness's (whose analysis needs the `benchmarks` extra: rliable)
 TESTS := tests benchmarks/tests
 
 # One torch thread per pytest worker: 2 workers on 2 cores, without oversubscribing them
