@@ -76,3 +76,12 @@ def test_normalized_scores_and_section() -> None:
 
 def test_readme_points_to_the_normalized_scores() -> None:
     assert analyze.readme_table({})[-1].endswith("(benchmarks/RESULTS.md#normalized-scores).")
+
+
+def test_every_results_page_has_its_markers_and_a_working_link() -> None:
+    """README.md and docs/reinforce.md show the generated table; each page's link resolves from its own folder."""
+    for page, root in analyze.TABLE_PAGES.items():
+        text = page.read_text()
+        assert text.index(analyze.README_START) < text.index(analyze.README_END), page
+        link = analyze.readme_table({}, root)[-1].split("](")[1].split("#")[0]
+        assert (page.parent / link).resolve() == (analyze.BENCH_DIR / "RESULTS.md").resolve(), page
