@@ -37,6 +37,36 @@ def test_a2c_callback_reads_the_rollout_buffer(algo) -> None:
     assert len(callback.rows) == 4 and all(np.isfinite(row["rewards"]).all() for row in callback.rows)
 
 
+class A2CStatistics(BaseCallback):
+    """A callback as written for A2C: statistics of the advantages and values of each rollout."""
+
+    def __init__(self):
+        super().__init__()
+        self.batch_steps: list[int] = []
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        buffer = self.model.rollout_buffer
+        n_steps = buffer.batch_steps
+        for name in ("observations", "actions", "rewards", "returns", "advantages", "log_probs", "episode_starts", "values"):
+            field = getattr(buffer, name)
+            assert isinstance(field, np.ndarray) and len(field) == n_steps, (name, field)
+        if n_steps:
+            self.logger.record("custom/advantage_mean", buffer.advantages.mean())
+            self.logger.record("custom/value_mean", buffer.values.mean())
+        self.batch_steps.append(n_steps)
+
+
+def test_rollout_buffer_fields_are_arrays_when_no_episode_ended() -> None:
+    # The defaults on CartPole-v1: 16 steps per rollout, so most rollouts end no episode and leave an empty batch
+    callback = A2CStatistics()
+    REINFORCE("MlpPolicy", "CartPole-v1", seed=0).learn(2_000, callback=callback)
+    empty = sum(n == 0 for n in callback.batch_steps)
+    assert len(callback.batch_steps) == 125 and empty > 60 and empty < 125
+
+
 def test_rollout_buffer_fields_hold_the_batch() -> None:
     # Two envs with episodes of 3 and 2 steps and known rewards; one rollout of 3 steps holds both episodes whole
     env_rewards = [[1.0, 2.0, 4.0], [3.0, 1.0]]
@@ -66,7 +96,8 @@ def test_rollout_buffer_fields_hold_the_batch() -> None:
 def test_rollout_buffer_values_without_value_head() -> None:
     callback = RolloutFieldsLogger()
     REINFORCE("MlpPolicy", "CartPole-v1", baseline="mean", n_steps=64, seed=0).learn(128, callback=callback)
-    assert all(row["values"].ndim == 0 and row["values"].item() is None for row in callback.rows)
+    # an array of the batch's length, as SB3's, NaN since no value head predicts it
+    assert all(row["values"].shape == row["returns"].shape and np.isnan(row["values"]).all() for row in callback.rows)
     for row in callback.rows:
         # the mean baseline, subtracted from G_t
         assert np.allclose(row["advantages"], row["returns"] - row["returns"].mean(), atol=1e-4)

@@ -107,8 +107,9 @@ class RolloutBufferFields:
     episodes that ended, one row per step, in the order of :meth:`get`: ``observations`` ``(batch_steps, *obs_shape)``
     (a dict of them for Dict spaces), ``actions`` ``(batch_steps, action_dim)``, the others ``(batch_steps,)``.
     ``rewards`` include :math:`\\gamma V(s_T)` where ``bootstrap_truncated`` added it (as SB3 does), ``returns`` are
-    :math:`G_t`, ``advantages`` :math:`\\Psi_t` before normalization, and ``values`` is None where no value head is
-    used. :meth:`sample` draws from the batch.
+    :math:`G_t`, ``advantages`` :math:`\\Psi_t` before normalization, and ``values`` :math:`V(s_t)`. Every field is an
+    array of the batch's length after any rollout: empty when no episode ended in it, and NaN where a quantity does
+    not exist (``values`` where no value head is used). :meth:`sample` draws from the batch.
     """
 
     batch: EpisodeBatch
@@ -167,11 +168,17 @@ class RolloutBufferFields:
         return self.batch.returns.cpu().numpy().copy()
 
     @property
-    def advantages(self) -> np.ndarray | None:
-        """:math:`\\Psi_t` before normalization, ``(batch_steps,)``; None until the algorithm has set it."""
-        return None if self.batch.advantages is None else self.batch.advantages.cpu().numpy().copy()
+    def advantages(self) -> np.ndarray:
+        """:math:`\\Psi_t` before normalization, ``(batch_steps,)``; NaN until the algorithm has set it."""
+        return self._per_step(self.batch.advantages)
 
     @property
-    def values(self) -> np.ndarray | None:
-        """:math:`V(s_t)` predicted before the fit, ``(batch_steps,)``; None where no value head is used."""
-        return None if self.batch.values is None else self.batch.values.cpu().numpy().copy()
+    def values(self) -> np.ndarray:
+        """:math:`V(s_t)` predicted before the fit, ``(batch_steps,)``; NaN where no value head is used."""
+        return self._per_step(self.batch.values)
+
+    def _per_step(self, values: th.Tensor | None) -> np.ndarray:
+        """A per-step quantity of the batch, as a NumPy copy; NaN at every step where it is not set."""
+        if values is None:
+            return np.full(len(self.batch), np.nan, dtype=np.float32)
+        return values.cpu().numpy().copy()
