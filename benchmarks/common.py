@@ -2,8 +2,9 @@
 What the benchmark scripts share: the one table of envs, budgets and targets, the system information recorded
 beside every result, and the provenance of a run (the code and hyperparameters it was started from).
 
-``run_benchmarks.py``, ``analyze.py``, ``throughput.py`` and ``soak.py`` import from here; nothing here trains
-(``run_isolated`` runs a given function in a fresh process, to measure its peak memory alone).
+``run_benchmarks.py``, ``analyze.py`` and its modules, ``throughput.py``, ``time_to_target.py`` and ``soak.py`` import
+from here; nothing here trains (``run_isolated`` runs a given function in a fresh process, to measure its peak memory
+alone).
 """
 
 import hashlib

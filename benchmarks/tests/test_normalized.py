@@ -1,30 +1,33 @@
-"""``analyze.py``'s normalized scores: between a random policy (0) and PPO's IQM (1), per env and over the envs."""
+"""``normalized.py``: scores between a random policy (0) and PPO's IQM (1), per env and over the envs."""
 
 import json
 from pathlib import Path
 
-import analyze
 import numpy as np
 import pytest
+from common import BENCH_DIR
+from normalized import load_random_scores, normalize, normalized_scores, normalized_section
+from run_data import Run
+from tables import README_END, README_START, TABLE_PAGES, readme_table
 
 
-def _runs(finals: list[float]) -> list[analyze.Run]:
+def _runs(finals: list[float]) -> list[Run]:
     """Runs of seeds 0, 1, ... whose final evaluation is each of ``finals``."""
     return [{"seed": seed, "scores": np.array([0.0, final])} for seed, final in enumerate(finals)]
 
 
 def test_normalize() -> None:
     # random 0, PPO's IQM 100: a run at 90 is 0.9 of the way
-    assert analyze.normalize(np.array([90.0, 0.0, 100.0, 150.0]), 0.0, 100.0) == pytest.approx([0.9, 0.0, 1.0, 1.5])
+    assert normalize(np.array([90.0, 0.0, 100.0, 150.0]), 0.0, 100.0) == pytest.approx([0.9, 0.0, 1.0, 1.5])
     # negative returns (Acrobot-v1, Pendulum-v1): random -500, PPO -100; -300 is halfway, -600 below random
-    assert analyze.normalize(np.array([-300.0, -600.0]), -500.0, -100.0) == pytest.approx([0.5, -0.25])
+    assert normalize(np.array([-300.0, -600.0]), -500.0, -100.0) == pytest.approx([0.5, -0.25])
 
 
 def test_load_random_scores(tmp_path: Path) -> None:
     path = tmp_path / "random_scores.json"
-    assert analyze.load_random_scores(path) == {}
+    assert load_random_scores(path) == {}
     path.write_text(json.dumps({"command": "python benchmarks/random_scores.py", "scores": {"CartPole-v1": {"mean": 22.5}}}))
-    assert analyze.load_random_scores(path) == {"CartPole-v1": 22.5}
+    assert load_random_scores(path) == {"CartPole-v1": 22.5}
 
 
 def test_normalized_scores_and_section() -> None:
@@ -39,7 +42,7 @@ def test_normalized_scores_and_section() -> None:
         "Ant-v5": {"reinforce": _runs([1000.0]), "a2c": [], "ppo": _runs([2000.0])},
     }
     random = {"CartPole-v1": 0.0, "Acrobot-v1": -500.0, "Pendulum-v1": -1200.0, "Hopper-v5": 20.0, "Walker2d-v5": 0.0}
-    normalized, left_out = analyze.normalized_scores(all_data, random)
+    normalized, left_out = normalized_scores(all_data, random)
     assert list(normalized) == ["CartPole-v1", "Acrobot-v1", "Walker2d-v5"]
     assert normalized["CartPole-v1"]["reinforce"] == pytest.approx([0.95] * 3)
     assert normalized["CartPole-v1"]["ppo"] == pytest.approx([0.8, 1.0, 1.0, 1.2])
@@ -51,7 +54,7 @@ def test_normalized_scores_and_section() -> None:
         "Hopper-v5": "no PPO runs",
         "Ant-v5": "no random score in random_scores.json",
     }
-    lines = analyze.normalized_section(all_data, random)
+    lines = normalized_section(all_data, random)
     table = [line for line in lines if line.startswith("| ")]
     assert table[1:4] == [
         "| CartPole-v1 | 0.0 | 100.0 | 0.95 | 0.50 | 1.00 | yes |",
@@ -69,19 +72,19 @@ def test_normalized_scores_and_section() -> None:
         *(f"- Left out, {env}: {reason}." for env, reason in left_out.items()),
     ]
     # no random scores at all: every env left out, no crash
-    lines = analyze.normalized_section(all_data, {})
+    lines = normalized_section(all_data, {})
     assert sum(line.startswith("- Left out, ") for line in lines) == len(all_data)
     assert any(line.startswith("REINFORCE at 0.9 or more on 0 of the 8 envs") for line in lines)
 
 
 def test_readme_points_to_the_normalized_scores() -> None:
-    assert analyze.readme_table({})[-1].endswith("(benchmarks/RESULTS.md#normalized-scores).")
+    assert readme_table({})[-1].endswith("(benchmarks/RESULTS.md#normalized-scores).")
 
 
 def test_every_results_page_has_its_markers_and_a_working_link() -> None:
     """README.md and docs/reinforce.md show the generated table; each page's link resolves from its own folder."""
-    for page, root in analyze.TABLE_PAGES.items():
+    for page, root in TABLE_PAGES.items():
         text = page.read_text()
-        assert text.index(analyze.README_START) < text.index(analyze.README_END), page
-        link = analyze.readme_table({}, root)[-1].split("](")[1].split("#")[0]
-        assert (page.parent / link).resolve() == (analyze.BENCH_DIR / "RESULTS.md").resolve(), page
+        assert text.index(README_START) < text.index(README_END), page
+        link = readme_table({}, root)[-1].split("](")[1].split("#")[0]
+        assert (page.parent / link).resolve() == (BENCH_DIR / "RESULTS.md").resolve(), page
