@@ -16,7 +16,8 @@ FOREIGN_ARGUMENTS = {
     "n_epochs": "REINFORCE takes one gradient step per batch of complete episodes (more epochs would make it PPO)",
     "clip_range": "REINFORCE has no clipped surrogate objective (that is PPO's)",
     "clip_range_vf": "REINFORCE has no clipped value loss (that is PPO's)",
-    "target_kl": "REINFORCE takes one gradient step per batch: there is no early stopping on the KL divergence",
+    "target_kl": "REINFORCE takes one gradient step per batch: there is no early stopping on the KL divergence (to "
+    "bound how far one update moves the policy, use max_step_kl)",
     "rms_prop_eps": "REINFORCE uses the policy's optimizer (Adam by default); set it with policy_kwargs=dict("
     "optimizer_class=..., optimizer_kwargs=...)",
     "use_rms_prop": "REINFORCE uses the policy's optimizer (Adam by default); set it with policy_kwargs=dict("
@@ -158,6 +159,17 @@ def resolve_critic(
 FLAGS = ("reward_to_go", "discount_weighting", "normalize_advantage", "bootstrap_truncated", "stale_correction", "use_sde")
 
 
+def _check_step_bounds(max_grad_norm: Any, max_step_kl: Any) -> None:
+    """What bounds the policy's step: the gradient's norm, and how far the step may move the policy."""
+    if not _is_number(max_grad_norm) or np.isnan(max_grad_norm) or max_grad_norm <= 0:
+        raise ValueError(f"max_grad_norm must be > 0 (use float('inf') to disable clipping), got {max_grad_norm!r}.")
+    if max_step_kl is not None and not (_is_number(max_step_kl) and np.isfinite(max_step_kl) and max_step_kl > 0):
+        raise ValueError(
+            f"max_step_kl must be None (the optimizer's step as it is) or a finite float > 0 (the largest KL divergence "
+            f"one update may move the policy by, e.g. 0.02), got {max_step_kl!r}."
+        )
+
+
 def check_arguments(model: Any) -> CriticArguments:
     """
     Check REINFORCE's arguments as set on the model (by the constructor, or by ``load(path, **kwargs)``): a
@@ -182,9 +194,7 @@ def check_arguments(model: Any) -> CriticArguments:
     for name, coef in (("ent_coef", model.ent_coef), ("vf_coef", model.vf_coef)):
         if not _is_number(coef) or not np.isfinite(coef) or coef < 0:
             raise ValueError(f"{name} must be a finite float >= 0, got {coef!r}.")
-    max_grad_norm = model.max_grad_norm
-    if not _is_number(max_grad_norm) or np.isnan(max_grad_norm) or max_grad_norm <= 0:
-        raise ValueError(f"max_grad_norm must be > 0 (use float('inf') to disable clipping), got {max_grad_norm!r}.")
+    _check_step_bounds(model.max_grad_norm, model.max_step_kl)
     if model.discount_weighting and not model.reward_to_go:
         raise ValueError(
             "discount_weighting=True weights step t's reward-to-go G_t by gamma^t (Sutton & Barto); it needs "

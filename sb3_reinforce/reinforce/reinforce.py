@@ -20,6 +20,7 @@ from sb3_reinforce.reinforce.checks import (
 from sb3_reinforce.reinforce.critic import Critic, ValueTargets
 from sb3_reinforce.reinforce.rollout import CollectsEpisodes
 from sb3_reinforce.reinforce.saving import SavesCritic
+from sb3_reinforce.reinforce.step_bound import approx_kl, bounded_step
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -59,6 +60,10 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
     :param vf_coef: Weight of the value loss when the value head is fitted jointly with the policy, >= 0
     :param max_grad_norm: The maximum value for the gradient clipping, > 0 (``float("inf")`` disables clipping).
         Fitted jointly, the policy and value head share one clipped gradient (docs/reinforce.md, *Troubleshooting*)
+    :param max_step_kl: None, or the largest KL divergence :math:`KL(\\pi_{before} \\| \\pi_{after})` that one update
+        may move the policy by, > 0, measured on its batch: a step that moves it further is halved until it does not
+        (up to 10 times, else not taken). The step keeps its direction; only its length shrinks. Not PPO's
+        ``target_kl``, which stops PPO's epochs early: REINFORCE takes one step per batch.
     :param vf_max_grad_norm: None: the value head's gradient is clipped with the policy's at ``max_grad_norm`` when
         it is fitted jointly, and at ``max_grad_norm`` on its own when it is fitted apart. A float > 0: the value
         head's gradient is clipped at this norm, apart from the policy's (which is clipped at ``max_grad_norm``), in
@@ -127,6 +132,7 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
+        max_step_kl: float | None = None,
         vf_max_grad_norm: float | None = None,
         bootstrap_truncated: bool = False,
         stale_correction: bool = True,
@@ -179,6 +185,7 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
         self.vf_max_grad_norm = vf_max_grad_norm
+        self.max_step_kl = max_step_kl
         self.stale_correction = stale_correction
         # "auto" until _setup_model resolves them
         self.n_critic_updates: int | str | None = n_critic_updates
@@ -291,37 +298,58 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
         normalize = self.normalize_advantage and n_batch > 1
         center, scale = (psi.mean(), psi.std() + 1e-8) if normalize else (0.0, 1.0)
         policy_loss = entropy_loss = th.zeros((), device=self.device)
+        log_prob_before = []
         self.policy.optimizer.zero_grad()
         for chunk in self.rollout_buffer.get(self.steps_per_pass):
             assert chunk.advantages is not None
             weights = (chunk.advantages - center) / scale if normalize else chunk.advantages
-            chunk_policy_loss, chunk_entropy_loss, loss = self._chunk_loss(chunk, weights, n_batch)
+            chunk_policy_loss, chunk_entropy_loss, loss, log_prob = self._chunk_loss(chunk, weights, n_batch)
             loss.backward()
             policy_loss = policy_loss + chunk_policy_loss.detach()
             entropy_loss = entropy_loss + chunk_entropy_loss.detach()
+            log_prob_before.append(log_prob.detach())
 
         # Clip grad norm (and read the norm before clipping): the value head's apart, if asked
         parameters: Iterable[th.nn.Parameter] = self.policy.parameters()
         if self.critic is not None and self.critic.joint and self.critic.clip_apart:
             parameters = self.critic.clip_gradient()
         grad_norm = th.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm)
-        self.policy.optimizer.step()
+        if self.max_step_kl is None:
+            self.policy.optimizer.step()
+        else:
+            before = th.cat(log_prob_before)
+            kl, fraction = bounded_step(self.policy.optimizer, lambda: self._step_kl(before), self.max_step_kl)
+            self.logger.record("train/approx_kl", kl)
+            self.logger.record("train/step_fraction", fraction)
         self._n_updates += 1
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/grad_norm", grad_norm.item())
 
+    def _step_kl(self, log_prob_before: th.Tensor) -> float:
+        """:math:`KL(\\pi_{before} \\| \\pi)` on the batch's actions (``approx_kl``), with the policy as it is now."""
+        with th.no_grad():
+            log_prob = [
+                self.policy.get_distribution(chunk.observations).log_prob(self._actions(chunk))  # type: ignore[arg-type]
+                for chunk in self.rollout_buffer.get(self.steps_per_pass)
+            ]
+        return approx_kl(log_prob_before, th.cat(log_prob)).item()
+
+    def _actions(self, chunk: EpisodicRolloutBufferSamples) -> th.Tensor:
+        """The chunk's actions, as the policy's distribution takes them."""
+        return chunk.actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else chunk.actions
+
     def _chunk_loss(
         self, chunk: EpisodicRolloutBufferSamples, weights: th.Tensor, n_batch: int
-    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
         """
         One chunk's share of the loss: the policy loss with the weights :math:`w_t` (times the truncated ratio
         :math:`\\min(1, \\pi / \\pi_{old})` for stale steps), ``ent_coef`` times the entropy loss, and the value loss when the
         value head is fitted jointly.
 
-        :return: the policy loss, the entropy loss and the total loss of the chunk
+        :return: the policy loss, the entropy loss and the total loss of the chunk, and :math:`\\log \\pi(a_t|s_t)`
         """
-        actions = chunk.actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else chunk.actions
+        actions = self._actions(chunk)
         joint_value = self.critic is not None and self.critic.joint
         if joint_value:
             values, log_prob, entropy = self.policy.evaluate_actions(chunk.observations, actions)  # type: ignore[arg-type]
@@ -340,7 +368,7 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
         if joint_value:
             assert self.critic is not None
             loss = loss + self.critic.joint_loss(values, chunk.returns, n_batch)
-        return policy_loss, entropy_loss, loss
+        return policy_loss, entropy_loss, loss, log_prob
 
     def learn(
         self: SelfREINFORCE,
