@@ -19,7 +19,7 @@ TORCH_INDEX ?=
 $(STAMP): pyproject.toml
 	@if [ -z "$(VIRTUAL_ENV)" ] && [ ! -x "$(VENV)/bin/python" ]; then python3 -m venv $(VENV); fi
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(PYTHON) -m pip install -e ".[tests,zoo,extra,benchmarks]"
+	$(PYTHON) -m pip install -e ".[tests,zoo,extra,benchmarks,onnx]"
 	touch $(STAMP)
 
 setup: $(STAMP)
