@@ -739,3 +739,87 @@ def test_expected_update_with_long_episodes() -> None:
     )
     assert expected_step > 0.9
     assert per_own_size < 0
+
+
+class StepRecorder(BaseCallback):
+    """
+    Record every update of a policy that starts each rollout at ``theta``: the gradient handed to the optimizer
+    (:math:`-\\hat g`, flattened ``[W, b]``), the step the update took, and its ``train/approx_kl``; then put the
+    policy back at ``theta``, so that every update is a step from the same parameters.
+    """
+
+    def __init__(self, theta: tuple[np.ndarray, np.ndarray]):
+        super().__init__()
+        self.theta = _flat(th.as_tensor(theta[0]), th.as_tensor(theta[1]))
+        self.gradients: list[np.ndarray] = []
+        self.steps: list[np.ndarray] = []
+        self.kls: list[float] = []
+
+    def _on_training_start(self) -> None:
+        policy = self.model.policy
+        optimizer_step = policy.optimizer.step
+
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.gradients.append(_flat(policy.action_net.weight.grad, policy.action_net.bias.grad))
+            optimizer_step(*args, **kwargs)
+
+        policy.optimizer.step = record
+
+    def _on_rollout_start(self) -> None:
+        self.close_step()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def close_step(self) -> None:
+        """Record the last update's step and KL (if it took one), and put the policy back at ``theta``."""
+        action_net = self.model.policy.action_net
+        if len(self.steps) < len(self.gradients):
+            self.steps.append(_flat(action_net.weight, action_net.bias) - self.theta)
+            self.kls.append(self.model.logger.name_to_value["train/approx_kl"])
+        n_weights = action_net.weight.numel()
+        with th.no_grad():
+            action_net.weight.copy_(th.as_tensor(self.theta[:n_weights]).view_as(action_net.weight))
+            action_net.bias.copy_(th.as_tensor(self.theta[n_weights:]))
+
+
+@pytest.mark.slow
+def test_max_step_kl_keeps_the_direction() -> None:
+    """
+    ``max_step_kl``: with SGD, each update is :math:`\\alpha \\, lr \\, \\hat g`, the score-function estimate times a
+    fraction :math:`\\alpha \\in \\{1, 1/2, 1/4, \\dots\\}` (0: no step) chosen so that the step moves the policy by at
+    most the bound on its batch. From the same parameters each time, the estimates and the steps both point along
+    :math:`\\nabla J`.
+    """
+    learning_rate, bound = 2.0, 0.002
+    model = make_model(
+        MDP_UNDISCOUNTED,
+        THETA_UNDISCOUNTED,
+        baseline="leave_one_out",
+        learning_rate=learning_rate,
+        max_step_kl=bound,
+        policy_kwargs=dict(LINEAR_POLICY, optimizer_class=th.optim.SGD),
+    )
+    recorder = StepRecorder(THETA_UNDISCOUNTED)
+    model.learn(100_000, callback=recorder)
+    recorder.close_step()
+    weight, bias = (th.tensor(x, requires_grad=True) for x in THETA_UNDISCOUNTED)
+    exact = MDP_UNDISCOUNTED.exact_gradient(weight, bias, 1.0)
+    estimates, steps = -np.array(recorder.gradients), np.array(recorder.steps)
+    fractions = np.linalg.norm(steps, axis=1) / (learning_rate * np.linalg.norm(estimates, axis=1))
+    taken = fractions > 1e-9
+    powers = np.where(taken, 2.0 ** np.round(np.log2(np.where(taken, fractions, 1.0))), 0.0)
+    cosines = [cosine(step, estimate) for step, estimate in zip(steps[taken], estimates[taken], strict=True)]
+    print(
+        f"max_step_kl={bound}: {len(steps)} updates, step fractions {dict(zip(*np.unique(powers, return_counts=True), strict=True))}, largest KL "
+        f"{max(recorder.kls):.4f}; cosine with grad J: estimates {cosine(estimates.mean(0), exact):.4f}, "
+        f"steps {cosine(steps.mean(0), exact):.4f}"
+    )
+    # each step is the estimate times a positive fraction 2^-k, at most the whole step, and moved the policy within the bound
+    assert min(cosines) > 0.9999
+    assert np.allclose(fractions, powers, rtol=1e-4, atol=1e-9)
+    assert (powers < 1).mean() > 0.2 and (powers == 1).any()
+    assert max(recorder.kls) <= bound
+    # the estimates are the score-function estimate of grad J, and the shortened steps still point along it
+    assert cosine(estimates.mean(0), exact) >= 0.99
+    assert cosine(steps.mean(0), exact) >= 0.98

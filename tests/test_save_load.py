@@ -283,6 +283,23 @@ def test_save_load_keeps_optimizer_state(tmp_path) -> None:
     assert [group["params"] for group in restored["param_groups"]] == [group["params"] for group in saved["param_groups"]]
 
 
+def test_max_step_kl_is_saved_and_resumed(tmp_path) -> None:
+    """The bound on the policy's step is saved with the model; a loaded model trains with it, and logs its KL."""
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, max_step_kl=1e-4, learning_rate=0.05, seed=0)
+    model.learn(512)
+    model.save(tmp_path / "model")
+    loaded = REINFORCE.load(tmp_path / "model", env=make_vec_env("CartPole-v1"))
+    assert loaded.max_step_kl == 1e-4
+    loaded.learn(512, reset_num_timesteps=False)
+    assert 0 <= loaded.logger.name_to_value["train/approx_kl"] <= 1e-4
+    assert loaded.logger.name_to_value["train/step_fraction"] < 1
+    # A model saved without the option (as 0.1.0 saved them) loads with the optimizer's step as it is
+    _rewrite_data(
+        tmp_path / "model.zip", tmp_path / "old.zip", lambda data: {k: v for k, v in data.items() if k != "max_step_kl"}
+    )
+    assert REINFORCE.load(tmp_path / "old.zip").max_step_kl is None
+
+
 def test_load_newer_format(tmp_path) -> None:
     REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
     _rewrite_data(tmp_path / "ok.zip", tmp_path / "newer.zip", lambda data: {**data, "sb3_reinforce_save_format": 99})
