@@ -147,7 +147,8 @@ def test_cli_usage_and_unknown_script(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for script in ("train", "enjoy", "record_video", "plot_train", "all_plots", "plot_from_file"):
+    scripts = ("train", "enjoy", "record_video", "record_training", "plot_train", "all_plots", "plot_from_file")
+    for script in (*scripts, "push_to_hub", "load_from_hub", "-optimize"):
         assert script in out
     with pytest.raises(SystemExit) as exit_info:
         main(["not_a_script"])

@@ -3,12 +3,20 @@
 
 It is a superset of ``rl_zoo3``'s CLI: ``sb3-reinforce-zoo SCRIPT [ARGS...]`` registers REINFORCE
 (:func:`sb3_reinforce.zoo.register`), then runs the Zoo's own script with the same arguments, so every
-``--algo`` the Zoo knows keeps working. On top of the Zoo:
+``--algo`` the Zoo knows keeps working. Its scripts: train (and ``-optimize``), enjoy, the plot scripts, and those the
+Zoo has as ``python -m rl_zoo3.SCRIPT`` only (record_video, record_training, push_to_hub, load_from_hub). On top of the Zoo:
 
 - ``train --algo reinforce`` without ``-conf/--conf-file`` reads the hyperparameters shipped with this
   package (``sb3_reinforce/hyperparams/reinforce.yml``);
+- the current folder is on ``sys.path`` while a script runs, as with ``python -m`` or the Zoo's ``python train.py``
+  run from its root: ``-conf hyperparams.python.my_config`` (a module path), ``--gym-packages`` and the classes named
+  in hyperparameters (``env_wrapper``, ``callback``) are found there from the installed command too;
 - ``train --storage postgresql://...`` works with psycopg2 as well as psycopg 3 (see :func:`storage_url`);
-- ``record_video`` is available as a subcommand (the Zoo only has it as ``python -m rl_zoo3.record_video``);
+- ``record_training`` starts its ``record_video`` children through this command, so they know ``--algo reinforce``
+  (see :mod:`sb3_reinforce.zoo.videos`); it and ``push_to_hub``'s replay video use imageio-ffmpeg's ``ffmpeg`` when
+  none is on ``PATH``;
+- ``push_to_hub`` and ``load_from_hub`` stop with an error naming the cause where the Hugging Face Hub cannot be reached,
+  and run with the installed ``sb3-team-hf-integration`` (see :mod:`sb3_reinforce.zoo.hub`);
 - the plot scripts accept ``--savefig FILE``: the figures are written to FILE instead of being shown
   (with several figures, FILE's name gets a suffix per figure), which works without a display;
 - ``all_plots -o plots/results`` creates the folder ``plots``, and ``all_plots`` stops with an error naming each
@@ -17,40 +25,31 @@ It is a superset of ``rl_zoo3``'s CLI: ``sb3-reinforce-zoo SCRIPT [ARGS...]`` re
   (where the Zoo fails with ``ValueError: min() arg is an empty sequence``).
 """
 
-import argparse
 import contextlib
 import importlib.util
-import runpy
+import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
 
 from sb3_reinforce.zoo import ALGO_NAME, hyperparams_file, register
-
-PROG = "sb3-reinforce-zoo"
+from sb3_reinforce.zoo.argv import PROG, PreParseError, PreParser, call_with_argv, run_module_with_argv
 
 #: The subcommands and what they do
 SCRIPTS: dict[str, str] = {
     "train": "train an agent, or tune its hyperparameters (-optimize)",
     "enjoy": "run a trained agent",
     "record_video": "record a video of a trained agent",
+    "record_training": "record a video of each checkpoint, the best and the final model, joined",
     "plot_train": "plot the training curves of a run (monitor files)",
     "all_plots": "plot and tabulate the evaluations of several runs",
     "plot_from_file": "plot the results saved by all_plots -o",
+    "push_to_hub": "evaluate a trained agent, record a replay, write its model card, upload it to the HF Hub",
+    "load_from_hub": "download a trained agent from the HF Hub into a log folder",
 }
 
 PLOT_SCRIPTS = ("plot_train", "all_plots", "plot_from_file")
-
-
-class _PreParseError(Exception):
-    """The arguments could not be pre-parsed: leave them to the Zoo, which reports the error."""
-
-
-class _PreParser(argparse.ArgumentParser):
-    """A parser that reads a few options and leaves the others (and every error) to the Zoo's parser."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise _PreParseError(message)
+HUB_SCRIPTS = ("push_to_hub", "load_from_hub")
 
 
 def usage() -> str:
@@ -65,11 +64,15 @@ def usage() -> str:
         "",
         "scripts:",
     ]
-    lines += [f"  {name:<15} {description}" for name, description in SCRIPTS.items()]
+    lines += [f"  {name:<16} {description}" for name, description in SCRIPTS.items()]
     lines += [
         "",
-        "train --algo reinforce uses the hyperparameters shipped with sb3-reinforce unless -conf/--conf-file is given.",
+        "train --algo reinforce uses the hyperparameters shipped with sb3-reinforce unless -conf/--conf-file is given;",
+        "-optimize tunes them. The current folder is on the module path (-conf hyperparams.python.my_config).",
         "plot_train, all_plots and plot_from_file also accept --savefig FILE (write the figures instead of showing them).",
+        "push_to_hub and load_from_hub need the Hugging Face Hub; load_from_hub also TRUST_REMOTE_CODE=True (pickled models).",
+        "Not offered: the Zoo's benchmark (it runs `python enjoy.py` on its own trained agents). The scripts of the Zoo's",
+        "repository (scripts/parse_study.py, ...) do not use --algo: run them from a clone; train --trial-id N reads a trial.",
     ]
     return "\n".join(lines)
 
@@ -89,7 +92,33 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: unknown script {script!r}, expected one of: {', '.join(SCRIPTS)}", file=sys.stderr)
         sys.exit(2)
     register()
-    run_script(script, script_args)
+    with _cwd_on_sys_path():
+        run_script(script, script_args)
+
+
+@contextlib.contextmanager
+def _cwd_on_sys_path() -> Iterator[None]:
+    """
+    Put the current folder first on ``sys.path`` (unless it is there already), as ``python -m`` does, and as
+    ``python train.py`` does from the Zoo's root (the script's folder), so that the modules a Zoo script imports by
+    name (``-conf`` given as a module path, ``--gym-packages``, ``env_wrapper`` or ``callback`` in the hyperparameters)
+    are found in the current folder from the installed command too. ``sys.path`` is restored afterwards.
+
+    rl_zoo3 limitation: its installed command ``rl_zoo3 train`` has the script's folder (``bin/``) on ``sys.path``,
+    not the current folder.
+
+    :return: a context manager
+    """
+    cwd = os.getcwd()
+    if any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
+        yield
+        return
+    sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(cwd)
 
 
 def run_script(script: str, args: list[str]) -> None:
@@ -103,36 +132,28 @@ def run_script(script: str, args: list[str]) -> None:
         from rl_zoo3.train import train
 
         with _train_args(args) as train_args:
-            _call_with_argv(train, script, train_args)
+            call_with_argv(train, script, train_args)
     elif script == "enjoy":
         from rl_zoo3.enjoy import enjoy
 
-        _call_with_argv(enjoy, script, args)
+        call_with_argv(enjoy, script, args)
     elif script == "record_video":
         # rl_zoo3 limitation: record_video is a script only (its code runs under `if __name__ == "__main__"`)
-        _call_with_argv(lambda: runpy.run_module("rl_zoo3.record_video", run_name="__main__"), script, args)
+        run_module_with_argv("rl_zoo3.record_video", script, args)
+    elif script == "record_training":
+        from sb3_reinforce.zoo.videos import run_record_training
+
+        run_record_training(args)
+    elif script in HUB_SCRIPTS:
+        from sb3_reinforce.zoo.hub import run_hub_script
+
+        run_hub_script(script, args)
     elif script in PLOT_SCRIPTS:
         from sb3_reinforce.zoo.plots import run_plot
 
         run_plot(script, args)
     else:
         raise ValueError(f"Unknown script {script!r}, expected one of {list(SCRIPTS)}")
-
-
-def _call_with_argv(function: Callable[[], object], script: str, args: list[str]) -> None:
-    """
-    Call a Zoo entry point, which parses ``sys.argv``, with the given arguments.
-
-    :param function: the entry point
-    :param script: its name (shown in its usage messages)
-    :param args: its arguments
-    """
-    saved_argv = sys.argv
-    sys.argv = [f"{PROG} {script}", *args]
-    try:
-        function()
-    finally:
-        sys.argv = saved_argv
 
 
 def storage_url(storage: str) -> str:
@@ -171,13 +192,13 @@ def _train_args(args: list[str]) -> Iterator[list[str]]:
     :param args: the arguments of ``train``
     :return: a context manager giving the arguments to pass to the Zoo
     """
-    parser = _PreParser(add_help=False)
+    parser = PreParser(add_help=False)
     parser.add_argument("--algo", default="ppo")
     parser.add_argument("-conf", "--conf-file", default=None)
     parser.add_argument("--storage", default=None)
     try:
         known, _ = parser.parse_known_args(args)
-    except _PreParseError:
+    except PreParseError:
         # Left to the Zoo's parser, which reports the error
         yield args
         return

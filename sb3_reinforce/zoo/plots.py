@@ -9,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from sb3_reinforce.zoo.cli import PROG, _call_with_argv, _PreParseError, _PreParser
+from sb3_reinforce.zoo.argv import PROG, PreParseError, PreParser, call_with_argv
 
 
 def _prepare_plot_imports() -> None:
@@ -44,11 +44,11 @@ def run_plot(script: str, args: list[str]) -> None:
     :param script: ``plot_train``, ``all_plots`` or ``plot_from_file``
     :param args: its arguments
     """
-    parser = _PreParser(add_help=False, allow_abbrev=False)
+    parser = PreParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--savefig", default=None)
     try:
         known, zoo_args = parser.parse_known_args(args)
-    except _PreParseError as error:
+    except PreParseError as error:
         print(f"{PROG} {script}: error: {error}", file=sys.stderr)
         sys.exit(2)
     if "-h" in zoo_args or "--help" in zoo_args:
@@ -63,7 +63,7 @@ def run_plot(script: str, args: list[str]) -> None:
 
     function = getattr(rl_zoo3.plots, script)
     if known.savefig is None:
-        _call_with_argv(function, script, zoo_args)
+        call_with_argv(function, script, zoo_args)
         return
 
     import matplotlib
@@ -75,7 +75,7 @@ def run_plot(script: str, args: list[str]) -> None:
     show = plt.show
     plt.show = lambda *_args, **_kwargs: None  # the figures are saved below instead
     try:
-        _call_with_argv(function, script, zoo_args)
+        call_with_argv(function, script, zoo_args)
     finally:
         plt.show = show
     for path in save_figures(known.savefig):
@@ -92,14 +92,14 @@ def _prepare_all_plots(args: list[str]) -> None:
 
     :param args: the arguments of ``all_plots``
     """
-    parser = _PreParser(add_help=False)
+    parser = PreParser(add_help=False)
     parser.add_argument("-a", "--algos", nargs="+", default=None)
     parser.add_argument("-e", "--env", nargs="+", default=None)
     parser.add_argument("-f", "--exp-folders", nargs="+", default=None)
     parser.add_argument("-o", "--output", default=None)
     try:
         known, _ = parser.parse_known_args(args)
-    except _PreParseError:
+    except PreParseError:
         return  # left to the Zoo's parser, which reports the error
     if known.output is not None:
         Path(known.output).parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def _prepare_plot_from_file(args: list[str]) -> None:
 
     :param args: the arguments of ``plot_from_file``
     """
-    parser = _PreParser(add_help=False)
+    parser = PreParser(add_help=False)
     parser.add_argument("-i", "--input", default=None)
     parser.add_argument("-skip", "--skip-envs", nargs="+", default=[])
     parser.add_argument("--keep-envs", nargs="+", default=[])
@@ -153,7 +153,7 @@ def _prepare_plot_from_file(args: list[str]) -> None:
     parser.add_argument("-iqm", "--iqm", action="store_true")
     try:
         known, _ = parser.parse_known_args(args)
-    except _PreParseError:
+    except PreParseError:
         return  # left to the Zoo's parser, which reports the error
     import numpy as np
 
