@@ -809,9 +809,10 @@ def test_max_step_kl_keeps_the_direction() -> None:
     fractions = np.linalg.norm(steps, axis=1) / (learning_rate * np.linalg.norm(estimates, axis=1))
     taken = fractions > 1e-9
     powers = np.where(taken, 2.0 ** np.round(np.log2(np.where(taken, fractions, 1.0))), 0.0)
+    fractions_seen = dict(zip(*np.unique(powers, return_counts=True), strict=True))
     cosines = [cosine(step, estimate) for step, estimate in zip(steps[taken], estimates[taken], strict=True)]
     print(
-        f"max_step_kl={bound}: {len(steps)} updates, step fractions {dict(zip(*np.unique(powers, return_counts=True), strict=True))}, largest KL "
+        f"max_step_kl={bound}: {len(steps)} updates, step fractions {fractions_seen}, largest KL "
         f"{max(recorder.kls):.4f}; cosine with grad J: estimates {cosine(estimates.mean(0), exact):.4f}, "
         f"steps {cosine(steps.mean(0), exact):.4f}"
     )

@@ -300,6 +300,10 @@ def test_max_step_kl_is_saved_and_resumed(tmp_path) -> None:
     assert REINFORCE.load(tmp_path / "old.zip").max_step_kl is None
 
 
+def _without(data: dict, name: str) -> dict:
+    return {key: value for key, value in data.items() if key != name}
+
+
 def test_load_newer_format(tmp_path) -> None:
     REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64).save(tmp_path / "ok")
     _rewrite_data(tmp_path / "ok.zip", tmp_path / "newer.zip", lambda data: {**data, "sb3_reinforce_save_format": 99})
