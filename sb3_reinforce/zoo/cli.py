@@ -72,7 +72,7 @@ def usage() -> str:
         "plot_train, all_plots and plot_from_file also accept --savefig FILE (write the figures instead of showing them).",
         "push_to_hub and load_from_hub need the Hugging Face Hub; load_from_hub also TRUST_REMOTE_CODE=True (pickled models).",
         "Not offered: the Zoo's benchmark (it runs `python enjoy.py` on its own trained agents). The scripts of the Zoo's",
-        "repository (scripts/parse_study.py, ...) do not use --algo: run them from a clone; train --trial-id N reads a trial.",
+        "repository (parse_study.py, ...) do not use --algo: run them from a clone; train --trial-id N reads a trial.",
     ]
     return "\n".join(lines)
 
