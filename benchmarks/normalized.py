@@ -14,7 +14,7 @@ from common import ALGOS, DATA_DIR, SCOPE
 from run_data import BOOTSTRAP_SEED, REPS, Run, aggregate_iqm, interval
 
 RANDOM_SCORES = DATA_DIR / "random_scores.json"
-# Issue 30's normalized target: REINFORCE's IQM at 0.9 or more of the way from a random policy to PPO's IQM, on at
+# REINFORCE's normalized target: its IQM at 0.9 or more of the way from a random policy to PPO's IQM, on at
 # least 6 of the 8 envs of SCOPE
 NORMALIZED_TARGET, NORMALIZED_TARGET_ENVS = 0.9, 6
 
@@ -100,7 +100,7 @@ def normalized_section(all_data: dict[str, dict[str, list[Run]]], random_scores:
         lines.append(f"| IQM over {len(common)} envs (first {n} seeds of each) | | | {' | '.join(cells)} | |")
     lines += [
         "",
-        f"REINFORCE at {NORMALIZED_TARGET:g} or more on {reached} of the {len(SCOPE)} envs of `SCOPE` (issue 30's target: "
+        f"REINFORCE at {NORMALIZED_TARGET:g} or more on {reached} of the {len(SCOPE)} envs of `SCOPE` (the target: "
         f"at least {NORMALIZED_TARGET_ENVS}; an env left out counts as not reached). The last row uses the envs where "
         "the three algorithms have runs, and on each the first seeds, as many as the fewest runs any of them has there "
         "(rliable's bootstrap needs the same number of runs per env).",

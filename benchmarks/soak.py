@@ -18,10 +18,10 @@ raised in the middle of ``learn()`` (both must be 0).
 each in a fresh process. It reports each peak RSS, the raw bytes of one batch of episodes (8 L observations), and
 whether REINFORCE's peak is within A2C's peak plus twice those bytes.
 
-``--memory --device cuda``: the same on a GPU, with CnnPolicy on 84x84x4 ``uint8`` frames (28 KB each), the setup of
-issue #19. It reports each run's peak GPU memory (``torch.cuda.max_memory_allocated`` over the whole ``learn``) and
-steps per second, and whether REINFORCE's peak stays flat in L (at most 1.25x its peak at the shortest L): the
-update's chunks bound it, not the batch, whose observations stay in host memory.
+``--memory --device cuda``: the same on a GPU, with CnnPolicy on 84x84x4 ``uint8`` frames (28 KB each, the shape
+of Atari's stacked frames). It reports each run's peak GPU memory (``torch.cuda.max_memory_allocated`` over the
+whole ``learn``) and steps per second, and whether REINFORCE's peak stays flat in L (at most 1.25x its peak at the
+shortest L): the update's chunks bound it, not the batch, whose observations stay in host memory.
 """
 
 import argparse

@@ -10,17 +10,17 @@ from run_data import Run, aggregate_iqm, first_reach, fmt_interval, fmt_steps, i
 # CartPole-v1's extra targets: first reach the target by this many steps, and never drop below it after that many
 CARTPOLE_REACH_BY = 20_000
 CARTPOLE_STAY_FROM = 50_000
-# Issue 30's extra targets: LunarLander-v3's IQM CI starts at 150 or more; no Hopper-v5 seed stands still, that is
+# Extra targets: LunarLander-v3's IQM CI starts at 150 or more; no Hopper-v5 seed stands still, that is
 # ends with evaluation episodes of the full time limit worth at most STANDING_PER_STEP per step (the alive bonus is 1)
 LUNAR_CI_LOW_TARGET = 150.0
 STANDING_PER_STEP = 1.1
-# LunarLander-v3's value-baseline target (issue 13): mean train/explained_variance over the last 200k steps >= 0.5
+# LunarLander-v3's value-baseline target: mean train/explained_variance over the last 200k steps >= 0.5
 EXPLAINED_VARIANCE_LAST, EXPLAINED_VARIANCE_TARGET = 200_000, 0.5
 
 
 def against_a2c(reinforce: tuple[float, float, float], a2c: tuple[float, float, float]) -> str:
     """
-    Issue 30's target against A2C: REINFORCE's IQM at or above A2C's, or each IQM inside the other's 95% CI.
+    REINFORCE's target against A2C: its IQM at or above A2C's, or each IQM inside the other's 95% CI.
 
     :param reinforce: REINFORCE's IQM, CI low, CI high
     :param a2c: A2C's IQM, CI low, CI high
@@ -39,7 +39,7 @@ def stands_still(run: Run, max_episode_steps: int) -> bool:
 
 def targets_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
     """
-    REINFORCE's targets (``SCOPE`` in ``common.py``) and issue 30's target against A2C, met or missed; then
+    REINFORCE's targets (``SCOPE`` in ``common.py``) and its target against A2C, met or missed; then
     CartPole-v1's, LunarLander-v3's and Hopper-v5's extra targets.
     """
     import gymnasium as gym
@@ -104,7 +104,7 @@ def value_fit_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
     """The mean ``train/explained_variance`` over each run's last steps, where the run's log was collected."""
     lines = [
         f"Mean of `train/explained_variance` (one value per update, from the training log) over the last "
-        f"{fmt_steps(EXPLAINED_VARIANCE_LAST)} steps of each run whose log was collected; the issue-13 target for "
+        f"{fmt_steps(EXPLAINED_VARIANCE_LAST)} steps of each run whose log was collected; REINFORCE's target for "
         f"LunarLander-v3 is a mean ≥ {EXPLAINED_VARIANCE_TARGET:g}.",
         "",
         "| env | algo | per seed | mean over seeds |",

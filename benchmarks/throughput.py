@@ -11,9 +11,9 @@ Usage::
 ``cartpole``: CartPole-v1, MlpPolicy, six variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
 A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` (the value baseline with
 the default critic, fitted apart: ``n_critic_updates`` passes of its own), ``reinforce_joint`` (the value head fitted
-jointly with the policy, in one gradient step per update as A2C fits its own), ``reinforce_5passes`` (the critic
-that was the default before f97820a: 5 passes of minibatches of 64 at 1e-3) and ``reinforce_rollout`` (REINFORCE
-with ``train()`` disabled). It reports each variant's median steps/s with its range, and the ratios of each
+jointly with the policy, in one gradient step per update as A2C fits its own), ``reinforce_5passes`` (the former
+default critic: 5 passes of minibatches of 64 at 1e-3) and ``reinforce_rollout`` (REINFORCE with ``train()``
+disabled). It reports each variant's median steps/s with its range, and the ratios of each
 REINFORCE variant that trains (``reinforce``, ``reinforce_joint``, ``reinforce_5passes``) to A2C, repeat by repeat
 (paired), each with its median and a 95% bootstrap interval.
 

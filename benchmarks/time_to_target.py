@@ -5,7 +5,7 @@ The ``time-to-target`` benchmark of ``throughput.py``::
 
 Env steps and wall-clock seconds until CartPole-v1 is solved, side by side, in one process, one torch thread:
 ``reinforce`` (REINFORCE's constructor defaults), ``reinforce_joint`` (the same with the value head fitted jointly,
-``n_critic_updates=None``), ``reinforce_5passes`` (the critic of the defaults before f97820a), ``a2c`` and ``ppo``
+``n_critic_updates=None``), ``reinforce_5passes`` (the former default critic), ``a2c`` and ``ppo``
 (SB3's, constructor defaults), each at every ``--n-envs-list`` (default 1 and 8;
 ``make_vec_env("CartPole-v1", n_envs=n, seed=seed)``, model ``seed=seed``).
 The defaults of ``--target``, ``--eval-freq`` and ``--max-steps`` are CartPole-v1's in ``SCOPE`` (``common.py``).
