@@ -31,6 +31,8 @@ RUNS_DIR = BENCH_DIR / "runs"
 DATA_DIR = BENCH_DIR / "data"
 PACKAGE_DIR = REPO_ROOT / "sb3_reinforce"
 REINFORCE_HYPERPARAMS = PACKAGE_DIR / "hyperparams" / "reinforce.yml"
+# Pairs of code hashes that train identically (fingerprint.py)
+FINGERPRINTS = DATA_DIR / "training_fingerprints.json"
 
 
 @dataclass(frozen=True)
@@ -238,25 +240,46 @@ def provenance(env: str, algo: str, allow_dirty: bool = False) -> tuple[dict[str
     return record, diff
 
 
-def code_check(algo: str, current_code: str) -> str | None:
+def accepted_code_hashes(current_code: str, path: Path = FINGERPRINTS) -> frozenset[str]:
     """
-    The code hash a run of ``algo`` is checked against: ``current_code`` for REINFORCE, None for A2C and PPO, whose
-    training code is SB3's (their versions are in ``provenance.json``'s ``system``): a change of ``sb3_reinforce/``
-    does not make their runs stale.
+    The code hashes whose REINFORCE runs the current code reproduces bit for bit: ``current_code``, and every hash
+    linked to it by a chain of recorded training fingerprints (``data/training_fingerprints.json``, written by
+    ``fingerprint.py`` when two commits train identically on every env of ``SCOPE``).
+
+    :param current_code: ``code_hash()`` of the current tree
+    :param path: the fingerprint records
     """
-    return current_code if algo == "reinforce" else None
+    records = json.loads(path.read_text()) if path.exists() else []
+    accepted, grew = {current_code}, True
+    while grew:
+        grew = False
+        for record in records:
+            pair = {record["code_sha256"], record["same_training_as"]}
+            if pair & accepted and not pair <= accepted:
+                accepted |= pair
+                grew = True
+    return frozenset(accepted)
+
+
+def code_check(algo: str, current_code: str, fingerprints: Path = FINGERPRINTS) -> frozenset[str] | None:
+    """
+    The code hashes a run of ``algo`` is checked against: for REINFORCE, ``current_code`` and the hashes whose training
+    it reproduces (``accepted_code_hashes``); None for A2C and PPO, whose training code is SB3's (their versions are in
+    ``provenance.json``'s ``system``): a change of ``sb3_reinforce/`` does not make their runs stale.
+    """
+    return accepted_code_hashes(current_code, fingerprints) if algo == "reinforce" else None
 
 
 def provenance_issues(
-    record: dict[str, Any] | None, done: dict[str, Any], current_code: str | None, current_entry: str
+    record: dict[str, Any] | None, done: dict[str, Any], current_code: frozenset[str] | None, current_entry: str
 ) -> list[str]:
     """
     Why a run's results may not come from the current tree; empty if its start-time provenance matches it.
 
     :param record: the run's ``provenance.json``, or None if it has none (runs made before it existed)
     :param done: the run's ``done.json``; older ones hold the commit taken when the run ended (``git_commit``)
-    :param current_code: ``code_hash()`` of the current tree, or None where the run does not depend on it (A2C and
-        PPO run SB3's code, through the Zoo: ``code_check``)
+    :param current_code: the code hashes that train as the current tree does (``code_check``), or None where the run
+        does not depend on them (A2C and PPO run SB3's code, through the Zoo)
     :param current_entry: ``entry_hash`` of the entry that the current tree gives this env and algorithm
     :return: short flags: "recorded at end, not at start", "dirty", "no provenance: no commit recorded",
         "code differs from this tree", "hyperparameter entry differs from this tree"
@@ -270,7 +293,7 @@ def provenance_issues(
     issues = []
     if record.get("git_dirty"):
         issues.append(f"dirty (diff sha256 {str(record.get('diff_sha256', '?'))[:12]})")
-    if current_code is not None and record.get("code_sha256") != current_code:
+    if current_code is not None and record.get("code_sha256") not in current_code:
         issues.append("code differs from this tree")
     if record.get("entry_sha256") != current_entry:
         issues.append("hyperparameter entry differs from this tree")

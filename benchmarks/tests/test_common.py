@@ -27,6 +27,19 @@ def test_peer_runs_are_not_flagged_for_our_code() -> None:
         assert common.provenance_issues(record, {}, common.code_check(algo, "new"), "entry") == expected
 
 
+def test_fingerprinted_code_hashes_are_accepted(tmp_path: Path) -> None:
+    """Runs of a code hash that fingerprint.py showed to train as the current code does are not flagged; others are."""
+    path = tmp_path / "training_fingerprints.json"
+    path.write_text('[{"code_sha256": "b", "same_training_as": "a"}, {"code_sha256": "c", "same_training_as": "b"}]')
+    assert common.accepted_code_hashes("c", path) == {"a", "b", "c"}
+    assert common.accepted_code_hashes("a", path) == {"a", "b", "c"}
+    assert common.accepted_code_hashes("d", path) == {"d"}
+    assert common.accepted_code_hashes("d", tmp_path / "none.json") == {"d"}
+    accepted = common.code_check("reinforce", "c", path)
+    for code, issues in (("a", []), ("c", []), ("d", ["code differs from this tree"])):
+        assert common.provenance_issues({"code_sha256": code, "entry_sha256": "e"}, {}, accepted, "e") == issues
+
+
 def test_entry_hash_is_canonical() -> None:
     assert common.entry_hash({"a": 1, "b": [1, 2]}) == common.entry_hash({"b": [1, 2], "a": 1})
     assert common.entry_hash({"a": 1}) != common.entry_hash({"a": 2})
@@ -72,17 +85,17 @@ def test_a_dirty_tree_is_refused_with_the_files_and_the_fix(monkeypatch: pytest.
 
 
 def test_provenance_issues() -> None:
-    issues = common.provenance_issues
+    issues, code = common.provenance_issues, frozenset({"code"})
     # runs made before start-time provenance: only done.json, with or without a commit taken at the end
-    assert issues(None, {}, "code", "entry") == ["no provenance: no commit recorded"]
-    assert issues(None, {"git_commit": "abc"}, "code", "entry") == ["recorded at end, not at start"]
-    assert issues(None, {"git_commit": "abc+dirty"}, "code", "entry") == ["recorded at end, not at start", "dirty"]
+    assert issues(None, {}, code, "entry") == ["no provenance: no commit recorded"]
+    assert issues(None, {"git_commit": "abc"}, code, "entry") == ["recorded at end, not at start"]
+    assert issues(None, {"git_commit": "abc+dirty"}, code, "entry") == ["recorded at end, not at start", "dirty"]
     record = {"git_dirty": False, "code_sha256": "code", "entry_sha256": "entry"}
-    assert issues(record, {}, "code", "entry") == []
-    assert issues(record, {}, "other code", "entry") == ["code differs from this tree"]
-    assert issues(record, {}, "code", "other entry") == ["hyperparameter entry differs from this tree"]
+    assert issues(record, {}, code, "entry") == []
+    assert issues(record, {}, frozenset({"other code"}), "entry") == ["code differs from this tree"]
+    assert issues(record, {}, code, "other entry") == ["hyperparameter entry differs from this tree"]
     dirty = {**record, "git_dirty": True, "diff_sha256": "0123456789abcdef"}
-    assert issues(dirty, {}, "code", "entry") == ["dirty (diff sha256 0123456789ab)"]
+    assert issues(dirty, {}, code, "entry") == ["dirty (diff sha256 0123456789ab)"]
 
 
 def test_the_zoo_a2c_mujoco_entries_are_sb3_defaults() -> None:
