@@ -468,9 +468,12 @@ def test_enqueue_a_reported_trial(tmp_path, capsys):
         ({"baseline": "mean", "critic_updates": 5}, "critic_updates is sampled only when baseline is one of ['value']"),
         ({"value_target_normalization": True}, "it does not give baseline"),
         ({"baseline": "value", "critic_updates": 0, "critic_learning_rate": 0.001}, "it has critic_updates=0"),
+        ({"max_step_kl": 0.1}, "max_step_kl must be one of ['null', 0.002, 0.005, 0.02], got 0.1"),
     ):
         with pytest.raises(ValueError, match=re.escape(message)):
             enqueue.main(["--storage", storage, "--study-name", "study", "--trial", json.dumps(bad)])
+    # max_step_kl: null (no bound) is stored as the sampler stores it
+    assert enqueue.trial_params('{"max_step_kl": null}') == {"max_step_kl": "null"}
 
 
 def test_docs_list_the_sampled_names():
@@ -597,7 +600,7 @@ def test_sampler_and_converter():
     """Sampled hyperparameters build a model, and the converter gives them back from the stored trial params."""
     register()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
-    baselines, critics, normalized, stored = set(), set(), set(), set()
+    baselines, critics, normalized, stored, step_kls = set(), set(), set(), set(), set()
     # enough trials to meet every condition of SAMPLED_WHEN (value_clip_apart: a value baseline fitted jointly)
     for _ in range(48):
         trial = study.ask()
@@ -636,8 +639,12 @@ def test_sampler_and_converter():
             "ent_coef",
             "vf_coef",
             "max_grad_norm",
+            "max_step_kl",
             "policy_kwargs",
         }
+        # the bound on the policy's step: None ("null", as a pasted yml entry reads it) or a KL divergence
+        assert hyperparams["max_step_kl"] == yaml.safe_load(f"max_step_kl: {trial.params['max_step_kl']}")["max_step_kl"]
+        step_kls.add(hyperparams["max_step_kl"])
         assert 0.9 <= hyperparams["gamma"] < 1 and 16 <= hyperparams["n_steps"] <= 2048
         assert 1e-3 <= hyperparams["vf_coef"] <= 1 and 0.3 <= hyperparams["max_grad_norm"] <= 100
         assert trial.user_attrs["n_steps"] == hyperparams["n_steps"]
@@ -647,6 +654,7 @@ def test_sampler_and_converter():
         study.tell(trial, 0.0)
     assert None in baselines and baselines <= {None, "value", "mean", "leave_one_out"}
     assert critics == {True, False} and normalized == {True, False}
+    assert step_kls == {None, 0.002, 0.005, 0.02}
     assert stored == set(SAMPLED_NAMES)
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)

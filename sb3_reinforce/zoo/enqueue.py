@@ -26,7 +26,14 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 
 from sb3_reinforce.zoo.cli import storage_url
-from sb3_reinforce.zoo.hyperparams_opt import BASELINE_CHOICES, NO_BASELINE, SAMPLED_NAMES, SAMPLED_WHEN, is_sampled
+from sb3_reinforce.zoo.hyperparams_opt import (
+    BASELINE_CHOICES,
+    NO_BASELINE,
+    SAMPLED_NAMES,
+    SAMPLED_WHEN,
+    STEP_KL_CHOICES,
+    is_sampled,
+)
 
 
 def trial_params(text: str) -> dict[str, Any]:
@@ -48,6 +55,11 @@ def trial_params(text: str) -> dict[str, Any]:
         elif params["baseline"] not in BASELINE_CHOICES:
             choices = ["null", *BASELINE_CHOICES[1:]]
             raise ValueError(f"--trial: baseline must be one of {choices}, got {params['baseline']!r}.")
+    if "max_step_kl" in params and params["max_step_kl"] in NO_BASELINE:
+        params["max_step_kl"] = STEP_KL_CHOICES[0]  # what the sampler stores for max_step_kl=None
+    elif "max_step_kl" in params and params["max_step_kl"] not in STEP_KL_CHOICES:
+        choices = ["null", *STEP_KL_CHOICES[1:]]
+        raise ValueError(f"--trial: max_step_kl must be one of {choices}, got {params['max_step_kl']!r}.")
     for name in params:
         if not is_sampled(name, params):
             parent, values = SAMPLED_WHEN[name]

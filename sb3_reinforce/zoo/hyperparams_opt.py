@@ -41,6 +41,9 @@ CRITIC_BATCH_SIZES: tuple[int, ...] = (0, 64)
 #: What the stored value of ``baseline`` may be for ``baseline=None``
 NO_BASELINE = ("null", "none", None)
 
+#: The bound on one update's move of the policy (``max_step_kl``); "null": none, the optimizer's step as it is
+STEP_KL_CHOICES: tuple[str | float, ...] = ("null", 0.002, 0.005, 0.02)
+
 #: The names under which :func:`sample_reinforce_params` stores its values (``trial.params``), in the order it samples
 #: them: the one list that the sampler, ``python -m sb3_reinforce.zoo.enqueue`` and docs/reinforce.md follow.
 SAMPLED_NAMES: tuple[str, ...] = (
@@ -52,6 +55,7 @@ SAMPLED_NAMES: tuple[str, ...] = (
     "ent_coef",
     "vf_coef",
     "max_grad_norm",
+    "max_step_kl",
     "critic_updates",
     "critic_learning_rate",
     "critic_batch_size",
@@ -111,6 +115,9 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if "baseline" in hyperparams and hyperparams["baseline"] in NO_BASELINE:
         hyperparams["baseline"] = None
 
+    if "max_step_kl" in hyperparams and hyperparams["max_step_kl"] in NO_BASELINE:
+        hyperparams["max_step_kl"] = None
+
     # The critic, with the value baseline only: fitted apart in critic_updates full-batch steps, or jointly (0, and when
     # not sampled); on standardized targets or not. All four arguments are set, so that none comes from the yml entry
     # or "auto". A stored critic value that does not apply (enqueued through Optuna's own enqueue_trial) is left unused.
@@ -156,8 +163,8 @@ def sample_reinforce_params(
 
     It samples, under the names of :data:`SAMPLED_NAMES`: the learning rate (log scale), the rollout length ``n_steps``
     (a power of 2, per env), the discount through ``one_minus_gamma`` (log scale), the baseline, advantage
-    normalization, the entropy and value coefficients, gradient clipping, the critic and the network (size and
-    activation).
+    normalization, the entropy and value coefficients, gradient clipping, the bound on how far one update moves the
+    policy (``max_step_kl``, ``"null"`` for none), the critic and the network (size and activation).
 
     The critic is sampled with ``baseline="value"`` only (:data:`SAMPLED_WHEN`): the other baselines do not use the
     value head, so their trials store no critic values and get the critic's arguments as None and False.
@@ -197,6 +204,7 @@ def sample_reinforce_params(
     params["ent_coef"] = trial.suggest_float("ent_coef", 1e-8, 0.1, log=True)
     params["vf_coef"] = trial.suggest_float("vf_coef", 1e-3, 1.0, log=True)
     params["max_grad_norm"] = trial.suggest_float("max_grad_norm", 0.3, 100.0, log=True)
+    params["max_step_kl"] = trial.suggest_categorical("max_step_kl", STEP_KL_CHOICES)
     # The critic, with the value baseline only (SAMPLED_WHEN): fitted jointly (0) or apart, with its own learning rate
     if is_sampled("critic_updates", params):
         params["critic_updates"] = trial.suggest_categorical("critic_updates", CRITIC_UPDATES)
