@@ -8,14 +8,15 @@ Usage::
     python benchmarks/throughput.py episodes --output benchmarks/throughput_episodes.json
     python benchmarks/throughput.py time-to-target
 
-``cartpole``: CartPole-v1, MlpPolicy, six variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
+``cartpole``: CartPole-v1, MlpPolicy, seven variants interleaved ``--repeats`` times in one process: ``a2c`` (SB3's
 A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` (the value baseline with
 the default critic, fitted apart: ``n_critic_updates`` passes of its own), ``reinforce_joint`` (the value head fitted
 jointly with the policy, in one gradient step per update as A2C fits its own), ``reinforce_5passes`` (the former
-default critic: 5 passes of minibatches of 64 at 1e-3) and ``reinforce_rollout`` (REINFORCE with ``train()``
-disabled). It reports each variant's median steps/s with its range, and the ratios of each
-REINFORCE variant that trains (``reinforce``, ``reinforce_joint``, ``reinforce_5passes``) to A2C, repeat by repeat
-(paired), each with its median and a 95% bootstrap interval.
+default critic: 5 passes of minibatches of 64 at 1e-3), ``reinforce_step_kl`` (``reinforce`` with ``max_step_kl=0.02``:
+one more forward pass over the batch per update, and one per halving) and ``reinforce_rollout`` (REINFORCE with
+``train()`` disabled). It reports each variant's median steps/s with its range, and the ratios of each REINFORCE
+variant that trains (``TRAINING_VARIANTS``) to A2C, repeat by repeat (paired), each with its median and a 95%
+bootstrap interval.
 
 ``episodes``: an env whose episodes last exactly L steps (constant reward, ``Box(4,)`` observations,
 ``Discrete(2)`` actions), for every L, ``n_steps`` and ``n_envs`` asked. REINFORCE and A2C each run
@@ -60,13 +61,17 @@ VARIANTS = {
     "reinforce": REINFORCE,
     "reinforce_joint": REINFORCE,
     "reinforce_5passes": REINFORCE,
+    "reinforce_step_kl": REINFORCE,
     "reinforce_rollout": REINFORCERolloutOnly,
 }
+#: The REINFORCE variants that train, each compared with A2C
+TRAINING_VARIANTS = ("reinforce", "reinforce_joint", "reinforce_5passes", "reinforce_step_kl")
 #: REINFORCE's arguments by variant (A2C's: none)
 KWARGS: dict[str, dict] = {
     "reinforce": dict(baseline="value"),
     "reinforce_joint": dict(baseline="value", n_critic_updates=None),
     "reinforce_5passes": dict(baseline="value", n_critic_updates=5, vf_learning_rate=1e-3),
+    "reinforce_step_kl": dict(baseline="value", max_step_kl=0.02),
     "reinforce_rollout": dict(baseline="value"),
 }
 
@@ -106,10 +111,7 @@ def cartpole(args: argparse.Namespace) -> dict:
     for _ in range(args.repeats):
         for variant in VARIANTS:
             fps[variant].append(steps_per_second(variant, "CartPole-v1", None, args.n_envs, args.n_steps, args.timesteps))
-    ratios = {
-        variant: [r / a for r, a in zip(fps[variant], fps["a2c"], strict=True)]
-        for variant in ("reinforce", "reinforce_joint", "reinforce_5passes")
-    }
+    ratios = {variant: [r / a for r, a in zip(fps[variant], fps["a2c"], strict=True)] for variant in TRAINING_VARIANTS}
     return {
         "command": f"python benchmarks/throughput.py cartpole --n-envs {args.n_envs} --n-steps {args.n_steps} "
         f"--timesteps {args.timesteps} --repeats {args.repeats}",
