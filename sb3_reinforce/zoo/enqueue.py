@@ -58,8 +58,8 @@ def trial_params(text: str) -> dict[str, Any]:
     if "max_step_kl" in params and params["max_step_kl"] in NO_BASELINE:
         params["max_step_kl"] = STEP_KL_CHOICES[0]  # what the sampler stores for max_step_kl=None
     elif "max_step_kl" in params and params["max_step_kl"] not in STEP_KL_CHOICES:
-        choices: list[str | float] = ["null", *STEP_KL_CHOICES[1:]]
-        raise ValueError(f"--trial: max_step_kl must be one of {choices}, got {params['max_step_kl']!r}.")
+        bounds = ["null", *STEP_KL_CHOICES[1:]]
+        raise ValueError(f"--trial: max_step_kl must be one of {bounds}, got {params['max_step_kl']!r}.")
     for name in params:
         if not is_sampled(name, params):
             parent, values = SAMPLED_WHEN[name]
