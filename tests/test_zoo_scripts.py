@@ -178,3 +178,40 @@ def test_conf_module_path_in_current_folder(tmp_path, monkeypatch):
     with open(tmp_path / "project" / "logs" / "reinforce" / f"{ENV_ID}_1" / ENV_ID / "config.yml") as file:
         config = dict(yaml.load(file, Loader=yaml.UnsafeLoader))
     assert (config["n_envs"], config["n_steps"]) == (2, 32)
+
+
+def test_seeds_per_trial(tmp_path, capsys):
+    """-optimize --seeds-per-trial 2: each trial trains on seeds --seed and --seed + 1, and scores their mean."""
+    import optuna
+    from rl_zoo3.exp_manager import ExperimentManager
+    from rl_zoo3.utils import ALGOS
+
+    objective = ExperimentManager.objective
+    storage = str(tmp_path / "study.log")
+    optimize = ["-optimize", "--seeds-per-trial", "2", "--n-trials", "2", "--n-timesteps", "512", "--n-evaluations", "2"]
+    main(["train", "--algo", "reinforce", "--env", ENV_ID, *optimize, "--sampler", "random", "--pruner", "none",
+          "--eval-episodes", "2", "--seed", "100", "--num-threads", "1", "--no-optim-plots", "-f", str(tmp_path),
+          "--storage", storage, "--study-name", "study", "-params", "n_envs:1"])  # fmt: skip
+    assert "Number of finished trials:  2" in capsys.readouterr().out
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    for trial in optuna.load_study(study_name="study", storage=journal).trials:
+        assert trial.user_attrs["seeds"] == [100, 101]
+        scores = trial.user_attrs["seed_scores"]
+        assert len(scores) == 2 and trial.value == pytest.approx(sum(scores) / 2)
+        # each seed's first 2 evaluations (--n-evaluations), the second seed's after the first's
+        assert sorted(trial.intermediate_values) == [1, 2, 3, 4]
+    # the Zoo's objective and its algorithms are as they were
+    assert ExperimentManager.objective is objective and ALGOS["reinforce"] is REINFORCE
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-optimize", "--seeds-per-trial", "0"], "--seeds-per-trial must be an integer >= 1"),
+        (["--seeds-per-trial", "2"], "add -optimize, or remove --seeds-per-trial"),
+    ],
+)
+def test_seeds_per_trial_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--algo", "reinforce", "--env", ENV_ID, *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

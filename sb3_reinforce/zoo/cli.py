@@ -12,6 +12,8 @@ Zoo has as ``python -m rl_zoo3.SCRIPT`` only (record_video, record_training, pus
   run from its root: ``-conf hyperparams.python.my_config`` (a module path), ``--gym-packages`` and the classes named
   in hyperparameters (``env_wrapper``, ``callback``) are found there from the installed command too;
 - ``train --storage postgresql://...`` works with psycopg2 as well as psycopg 3 (see :func:`storage_url`);
+- ``train -optimize --seeds-per-trial K`` scores each trial on K seeds from ``--seed`` (the mean of their final
+  evaluations), where the Zoo trains one unseeded model per trial (see :mod:`sb3_reinforce.zoo.trials`);
 - ``record_training`` starts its ``record_video`` children through this command, so they know ``--algo reinforce``
   (see :mod:`sb3_reinforce.zoo.videos`); it and ``push_to_hub``'s replay video use imageio-ffmpeg's ``ffmpeg`` when
   none is on ``PATH``;
@@ -34,6 +36,7 @@ from importlib import resources
 
 from sb3_reinforce.zoo import ALGO_NAME, hyperparams_file, register
 from sb3_reinforce.zoo.argv import PROG, PreParseError, PreParser, call_with_argv, run_module_with_argv
+from sb3_reinforce.zoo.trials import objective_over_seeds
 
 #: The subcommands and what they do
 SCRIPTS: dict[str, str] = {
@@ -68,7 +71,8 @@ def usage() -> str:
     lines += [
         "",
         "train --algo reinforce uses the hyperparameters shipped with sb3-reinforce unless -conf/--conf-file is given;",
-        "-optimize tunes them. The current folder is on the module path (-conf hyperparams.python.my_config).",
+        "-optimize tunes them; --seeds-per-trial K scores each trial on K seeds from --seed (the mean of their scores).",
+        "The current folder is on the module path (-conf hyperparams.python.my_config).",
         "plot_train, all_plots and plot_from_file also accept --savefig FILE (write the figures instead of showing them).",
         "push_to_hub and load_from_hub need the Hugging Face Hub; load_from_hub also TRUST_REMOTE_CODE=True (pickled models).",
         "Not offered: the Zoo's benchmark (it runs `python enjoy.py` on its own trained agents). The scripts of the Zoo's",
@@ -131,7 +135,9 @@ def run_script(script: str, args: list[str]) -> None:
     if script == "train":
         from rl_zoo3.train import train
 
-        with _train_args(args) as train_args:
+        args, seeds_per_trial = _seeds_per_trial(args)
+        over_seeds = objective_over_seeds(seeds_per_trial) if seeds_per_trial else contextlib.nullcontext()
+        with _train_args(args) as train_args, over_seeds:
             call_with_argv(train, script, train_args)
     elif script == "enjoy":
         from rl_zoo3.enjoy import enjoy
@@ -154,6 +160,40 @@ def run_script(script: str, args: list[str]) -> None:
         run_plot(script, args)
     else:
         raise ValueError(f"Unknown script {script!r}, expected one of {list(SCRIPTS)}")
+
+
+def _seeds_per_trial(args: list[str]) -> tuple[list[str], int | None]:
+    """
+    Take this command's own ``--seeds-per-trial K`` (``-optimize`` only) out of the arguments of ``train``.
+
+    :param args: the arguments of ``train``
+    :return: the arguments for the Zoo, and K (None if not given)
+    """
+    parser = PreParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--seeds-per-trial", default=None)
+    try:
+        known, rest = parser.parse_known_args(args)
+    except PreParseError:
+        return args, None
+    if known.seeds_per_trial is None:
+        return args, None
+    value = known.seeds_per_trial
+    if not value.isdigit() or int(value) < 1:
+        _exit(f"train: error: --seeds-per-trial must be an integer >= 1 (seeds per Optuna trial), got {value!r}.")
+    optimize = PreParser(add_help=False)
+    optimize.add_argument("-optimize", "--optimize-hyperparameters", action="store_true")
+    try:
+        optimizing = optimize.parse_known_args(rest)[0].optimize_hyperparameters
+    except PreParseError:
+        optimizing = False
+    if not optimizing:
+        _exit("train: error: --seeds-per-trial scores the trials of a study: add -optimize, or remove --seeds-per-trial.")
+    return rest, int(value)
+
+
+def _exit(message: str) -> None:
+    print(f"{PROG} {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def storage_url(storage: str) -> str:
