@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+import torch as th
 import yaml
 
 pytest.importorskip("rl_zoo3", reason="the Zoo integration needs the `zoo` extra: pip install -e '.[zoo]' in a clone")
@@ -340,7 +341,7 @@ def test_optimize_enqueue_train(tmp_path, capsys):
     params = {name: _python_value(value) for name, value in _report_section(stdout, "Params").items()}
     user_attrs = _report_section(stdout, "User Attributes")
     # every name but the joint fit's value_clip_apart: the best trial fits the critic apart
-    assert list(params) == [name for name in SAMPLED_NAMES if name != "value_clip_apart"]
+    assert list(params) == [name for name in SAMPLED_NAMES if name not in ("value_clip_apart", "log_std_init")]
 
     # The Params, as printed, enqueued whole in a new study: its first trial samples them back
     enqueue.main(["--storage", storage, "--study-name", "again", "--trial", json.dumps(params)])
@@ -454,7 +455,7 @@ def test_enqueue_a_reported_trial(tmp_path, capsys):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), direction="maximize")
     reported = _sampled_trial(study, {"baseline": "value", "critic_updates": 5}).params
     # a value baseline with the critic fitted apart stores every name but the joint fit's value_clip_apart
-    assert list(reported) == [name for name in SAMPLED_NAMES if name != "value_clip_apart"]
+    assert list(reported) == [name for name in SAMPLED_NAMES if name not in ("value_clip_apart", "log_std_init")]
     storage = str(tmp_path / "study.log")
     enqueue.main(["--storage", storage, "--study-name", "study", "--trial", json.dumps(reported)])
     assert "Enqueued in study" in capsys.readouterr().out
@@ -596,6 +597,22 @@ def test_unknown_hyperparameter_is_named(tmp_path):
     assert not list(tmp_path.glob("reinforce/*/*.zip"))
 
 
+def test_log_std_init_for_continuous_actions():
+    """With continuous actions the sampler also samples the Gaussian policy's initial log std, into policy_kwargs."""
+    register()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
+    trial = study.ask()
+    hyperparams = sample_reinforce_params(trial, n_actions=1, n_envs=1, additional_args={})
+    assert list(trial.params) == [name for name in SAMPLED_NAMES if is_sampled(name, trial.params, continuous=True)]
+    log_std_init = trial.params["log_std_init"]
+    assert -4 <= log_std_init <= 1 and hyperparams["policy_kwargs"]["log_std_init"] == log_std_init
+    assert convert_reinforce_params(trial.params) == hyperparams
+    # the report's policy_kwargs, pasted into a yml entry (the Zoo evaluates it with nn in scope), builds that policy
+    policy_kwargs = eval(trial.user_attrs["policy_kwargs"], {"nn": th.nn})
+    model = REINFORCE("MlpPolicy", "Pendulum-v1", policy_kwargs=policy_kwargs)
+    assert th.allclose(model.policy.log_std, th.full((1,), log_std_init))
+
+
 def test_sampler_and_converter():
     """Sampled hyperparameters build a model, and the converter gives them back from the stored trial params."""
     register()
@@ -606,7 +623,7 @@ def test_sampler_and_converter():
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
         # The names of SAMPLED_NAMES, in their order, less those whose condition (SAMPLED_WHEN) the trial does not meet
-        assert list(trial.params) == [name for name in SAMPLED_NAMES if is_sampled(name, trial.params)]
+        assert list(trial.params) == [name for name in SAMPLED_NAMES if is_sampled(name, trial.params, continuous=False)]
         stored.update(trial.params)
         # the critic fitted apart: with the value baseline only; every critic argument given, none left to "auto"
         separate = trial.params.get("critic_updates", 0) > 0
@@ -655,7 +672,8 @@ def test_sampler_and_converter():
     assert None in baselines and baselines <= {None, "value", "mean", "leave_one_out"}
     assert critics == {True, False} and normalized == {True, False}
     assert step_kls == {None, 0.002, 0.005, 0.02}
-    assert stored == set(SAMPLED_NAMES)
+    # everything but log_std_init, which Discrete actions do not have
+    assert stored == set(SAMPLED_NAMES) - {"log_std_init"}
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
     assert model.n_steps == hyperparams["n_steps"] and model.baseline == hyperparams["baseline"]

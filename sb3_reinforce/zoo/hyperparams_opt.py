@@ -63,6 +63,7 @@ SAMPLED_NAMES: tuple[str, ...] = (
     "value_target_normalization",
     "net_arch",
     "activation_fn",
+    "log_std_init",
 )
 
 #: The names sampled only in some trials: ``name: (parent, values)``, sampled (and stored) only when the parameter
@@ -77,15 +78,24 @@ SAMPLED_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
 }
 
 
-def is_sampled(name: str, params: dict[str, Any]) -> bool:
+#: The names sampled only for continuous (``Box``) actions: the Gaussian policy's initial log std
+CONTINUOUS_ONLY: tuple[str, ...] = ("log_std_init",)
+
+
+def is_sampled(name: str, params: dict[str, Any], continuous: bool | None = None) -> bool:
     """
     Whether :func:`sample_reinforce_params` samples ``name`` in a trial, given the values it sampled before it.
 
     :param name: one of :data:`SAMPLED_NAMES`
     :param params: the trial's values so far, by their stored names
-    :return: True for the names sampled in every trial, and for a name of :data:`SAMPLED_WHEN` whose parent took one of
-        its values (its parent is then in ``params``)
+    :param continuous: whether the env's actions are continuous (``Box``); None if not known (every name of
+        :data:`CONTINUOUS_ONLY` may then be sampled)
+    :return: True for the names sampled in every trial, for a name of :data:`CONTINUOUS_ONLY` unless the actions are
+        not continuous, and for a name of :data:`SAMPLED_WHEN` whose parent took one of its values (its parent is then
+        in ``params``)
     """
+    if name in CONTINUOUS_ONLY:
+        return continuous is not False
     if name not in SAMPLED_WHEN:
         return True
     parent, values = SAMPLED_WHEN[name]
@@ -149,6 +159,8 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
         if activation_fn not in ACTIVATION_FNS:
             raise ValueError(f"Unknown activation_fn {activation_fn!r}, expected one of {sorted(ACTIVATION_FNS)}.")
         policy_kwargs["activation_fn"] = ACTIVATION_FNS[activation_fn]
+    if "log_std_init" in hyperparams:
+        policy_kwargs["log_std_init"] = hyperparams.pop("log_std_init")
     if policy_kwargs:
         hyperparams["policy_kwargs"] = policy_kwargs
 
@@ -164,7 +176,8 @@ def sample_reinforce_params(
     It samples, under the names of :data:`SAMPLED_NAMES`: the learning rate (log scale), the rollout length ``n_steps``
     (a power of 2, per env), the discount through ``one_minus_gamma`` (log scale), the baseline, advantage
     normalization, the entropy and value coefficients, gradient clipping, the bound on how far one update moves the
-    policy (``max_step_kl``, ``"null"`` for none), the critic and the network (size and activation).
+    policy (``max_step_kl``, ``"null"`` for none), the critic, the network (size and activation) and, for continuous
+    actions (``n_actions > 0``), the Gaussian policy's initial log std (``log_std_init``, -4 to 1: exploration).
 
     The critic is sampled with ``baseline="value"`` only (:data:`SAMPLED_WHEN`): the other baselines do not use the
     value head, so their trials store no critic values and get the critic's arguments as None and False.
@@ -186,8 +199,8 @@ def sample_reinforce_params(
     (docs/reinforce.md, *The critic*).
 
     :param trial: the Optuna trial to sample from
-    :param n_actions: the dimension of a continuous action space (0 otherwise); unused, as REINFORCE
-        needs no action noise
+    :param n_actions: the dimension of a continuous action space (0 otherwise): ``log_std_init`` is sampled when it
+        is above 0
     :param n_envs: the number of parallel envs of the trial; unused, ``n_steps`` is per env
     :param additional_args: the Zoo's extra information (HER replay buffer settings); unused, REINFORCE is
         on-policy
@@ -218,28 +231,36 @@ def sample_reinforce_params(
         params["value_target_normalization"] = trial.suggest_categorical("value_target_normalization", [False, True])
     params["net_arch"] = trial.suggest_categorical("net_arch", list(NET_ARCHS))
     params["activation_fn"] = trial.suggest_categorical("activation_fn", list(ACTIVATION_FNS))
+    if is_sampled("log_std_init", params, continuous=n_actions > 0):
+        params["log_std_init"] = trial.suggest_float("log_std_init", -4.0, 1.0)
 
     hyperparams = convert_reinforce_params(params)
     # The Zoo prints the user attributes below the params: these give, as the yml file takes them, the hyperparameters
     # whose sampled names are not REINFORCE arguments (one_minus_gamma, n_steps_pow, net_arch, activation_fn, critic_*)
     trial.set_user_attr("gamma", hyperparams["gamma"])
     trial.set_user_attr("n_steps", hyperparams["n_steps"])
-    trial.set_user_attr("policy_kwargs", policy_kwargs_string(params["net_arch"], params["activation_fn"]))
+    trial.set_user_attr(
+        "policy_kwargs", policy_kwargs_string(params["net_arch"], params["activation_fn"], params.get("log_std_init"))
+    )
     # All four critic arguments, so that a pasted entry does not fall to "auto"; None as "null", which YAML reads back
     for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets", "vf_max_grad_norm"):
         trial.set_user_attr(name, "null" if hyperparams[name] is None else hyperparams[name])
     return hyperparams
 
 
-def policy_kwargs_string(net_arch: str, activation_fn: str) -> str:
+def policy_kwargs_string(net_arch: str, activation_fn: str, log_std_init: float | None = None) -> str:
     """
-    The ``policy_kwargs`` of a sampled ``net_arch`` and ``activation_fn``, as the Zoo's yml files write them.
+    The ``policy_kwargs`` of a sampled ``net_arch``, ``activation_fn`` and ``log_std_init``, as the Zoo's yml files
+    write them.
 
     :param net_arch: a key of :data:`NET_ARCHS`
     :param activation_fn: a key of :data:`ACTIVATION_FNS`
+    :param log_std_init: the initial log std of a Gaussian policy, or None where it is not sampled
     :return: e.g. ``"dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh)"``
     """
     sizes = NET_ARCHS[net_arch]
+    std = "" if log_std_init is None else f", log_std_init={log_std_init!r}"
     return (
-        f"dict(net_arch=dict(pi={sizes['pi']}, vf={sizes['vf']}), activation_fn=nn.{ACTIVATION_FNS[activation_fn].__name__})"
+        f"dict(net_arch=dict(pi={sizes['pi']}, vf={sizes['vf']}), activation_fn=nn.{ACTIVATION_FNS[activation_fn].__name__}"
+        f"{std})"
     )
