@@ -180,17 +180,17 @@ def test_conf_module_path_in_current_folder(tmp_path, monkeypatch):
     assert (config["n_envs"], config["n_steps"]) == (2, 32)
 
 
-def test_seeds_per_trial(tmp_path, capsys):
-    """-optimize --seeds-per-trial 2: each trial trains on seeds --seed and --seed + 1, and scores their mean."""
+def test_trial_seeds(tmp_path, capsys):
+    """-optimize --trial-seeds 100 101: each trial trains on seeds 100 and 101, and scores their mean."""
     import optuna
     from rl_zoo3.exp_manager import ExperimentManager
     from rl_zoo3.utils import ALGOS
 
     objective = ExperimentManager.objective
     storage = str(tmp_path / "study.log")
-    optimize = ["-optimize", "--seeds-per-trial", "2", "--n-trials", "2", "--n-timesteps", "512", "--n-evaluations", "2"]
+    optimize = ["-optimize", "--trial-seeds", "100", "101", "--n-trials", "2", "--n-timesteps", "512", "--n-evaluations", "2"]
     main(["train", "--algo", "reinforce", "--env", ENV_ID, *optimize, "--sampler", "random", "--pruner", "none",
-          "--eval-episodes", "2", "--seed", "100", "--num-threads", "1", "--no-optim-plots", "-f", str(tmp_path),
+          "--eval-episodes", "2", "--seed", "7", "--num-threads", "1", "--no-optim-plots", "-f", str(tmp_path),
           "--storage", storage, "--study-name", "study", "-params", "n_envs:1"])  # fmt: skip
     assert "Number of finished trials:  2" in capsys.readouterr().out
     journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
@@ -207,11 +207,13 @@ def test_seeds_per_trial(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-optimize", "--seeds-per-trial", "0"], "--seeds-per-trial must be an integer >= 1"),
-        (["--seeds-per-trial", "2"], "add -optimize, or remove --seeds-per-trial"),
+        (["-optimize", "--trial-seeds", "100", "x"], "--trial-seeds must be distinct integers >= 0"),
+        (["-optimize", "--trial-seeds", "100", "100"], "--trial-seeds must be distinct integers >= 0"),
+        (["-optimize", "--trial-seeds"], "--trial-seeds needs one or more seeds"),
+        (["--trial-seeds", "100"], "add -optimize, or remove --trial-seeds"),
     ],
 )
-def test_seeds_per_trial_errors(args, message, capsys):
+def test_trial_seeds_errors(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--algo", "reinforce", "--env", ENV_ID, *args])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -12,8 +12,8 @@ Zoo has as ``python -m rl_zoo3.SCRIPT`` only (record_video, record_training, pus
   run from its root: ``-conf hyperparams.python.my_config`` (a module path), ``--gym-packages`` and the classes named
   in hyperparameters (``env_wrapper``, ``callback``) are found there from the installed command too;
 - ``train --storage postgresql://...`` works with psycopg2 as well as psycopg 3 (see :func:`storage_url`);
-- ``train -optimize --seeds-per-trial K`` scores each trial on K seeds from ``--seed`` (the mean of their final
-  evaluations), where the Zoo trains one unseeded model per trial (see :mod:`sb3_reinforce.zoo.trials`);
+- ``train -optimize --trial-seeds S1 S2 ...`` scores each trial on those seeds (the mean of their final evaluations),
+  where the Zoo trains one unseeded model per trial (see :mod:`sb3_reinforce.zoo.trials`);
 - ``record_training`` starts its ``record_video`` children through this command, so they know ``--algo reinforce``
   (see :mod:`sb3_reinforce.zoo.videos`); it and ``push_to_hub``'s replay video use imageio-ffmpeg's ``ffmpeg`` when
   none is on ``PATH``;
@@ -33,6 +33,7 @@ import os
 import sys
 from collections.abc import Iterator
 from importlib import resources
+from typing import NoReturn
 
 from sb3_reinforce.zoo import ALGO_NAME, hyperparams_file, register
 from sb3_reinforce.zoo.argv import PROG, PreParseError, PreParser, call_with_argv, run_module_with_argv
@@ -71,7 +72,7 @@ def usage() -> str:
     lines += [
         "",
         "train --algo reinforce uses the hyperparameters shipped with sb3-reinforce unless -conf/--conf-file is given;",
-        "-optimize tunes them; --seeds-per-trial K scores each trial on K seeds from --seed (the mean of their scores).",
+        "-optimize tunes them; --trial-seeds S1 S2 ... scores each trial on those seeds (the mean of their scores).",
         "The current folder is on the module path (-conf hyperparams.python.my_config).",
         "plot_train, all_plots and plot_from_file also accept --savefig FILE (write the figures instead of showing them).",
         "push_to_hub and load_from_hub need the Hugging Face Hub; load_from_hub also TRUST_REMOTE_CODE=True (pickled models).",
@@ -135,8 +136,8 @@ def run_script(script: str, args: list[str]) -> None:
     if script == "train":
         from rl_zoo3.train import train
 
-        args, seeds_per_trial = _seeds_per_trial(args)
-        over_seeds = objective_over_seeds(seeds_per_trial) if seeds_per_trial else contextlib.nullcontext()
+        args, trial_seeds = _trial_seeds(args)
+        over_seeds = objective_over_seeds(trial_seeds) if trial_seeds else contextlib.nullcontext()
         with _train_args(args) as train_args, over_seeds:
             call_with_argv(train, script, train_args)
     elif script == "enjoy":
@@ -162,24 +163,24 @@ def run_script(script: str, args: list[str]) -> None:
         raise ValueError(f"Unknown script {script!r}, expected one of {list(SCRIPTS)}")
 
 
-def _seeds_per_trial(args: list[str]) -> tuple[list[str], int | None]:
+def _trial_seeds(args: list[str]) -> tuple[list[str], list[int] | None]:
     """
-    Take this command's own ``--seeds-per-trial K`` (``-optimize`` only) out of the arguments of ``train``.
+    Take this command's own ``--trial-seeds S1 S2 ...`` (``-optimize`` only) out of the arguments of ``train``.
 
     :param args: the arguments of ``train``
-    :return: the arguments for the Zoo, and K (None if not given)
+    :return: the arguments for the Zoo, and the seeds (None if not given)
     """
     parser = PreParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--seeds-per-trial", default=None)
+    parser.add_argument("--trial-seeds", nargs="+", default=None)
     try:
         known, rest = parser.parse_known_args(args)
     except PreParseError:
+        _exit("train: error: --trial-seeds needs one or more seeds, e.g. --trial-seeds 100 101 102.")
+    if known.trial_seeds is None:
         return args, None
-    if known.seeds_per_trial is None:
-        return args, None
-    value = known.seeds_per_trial
-    if not value.isdigit() or int(value) < 1:
-        _exit(f"train: error: --seeds-per-trial must be an integer >= 1 (seeds per Optuna trial), got {value!r}.")
+    values = known.trial_seeds
+    if not all(value.isdigit() for value in values) or len(set(values)) < len(values):
+        _exit(f"train: error: --trial-seeds must be distinct integers >= 0 (the seeds of each Optuna trial), got {values}.")
     optimize = PreParser(add_help=False)
     optimize.add_argument("-optimize", "--optimize-hyperparameters", action="store_true")
     try:
@@ -187,11 +188,11 @@ def _seeds_per_trial(args: list[str]) -> tuple[list[str], int | None]:
     except PreParseError:
         optimizing = False
     if not optimizing:
-        _exit("train: error: --seeds-per-trial scores the trials of a study: add -optimize, or remove --seeds-per-trial.")
-    return rest, int(value)
+        _exit("train: error: --trial-seeds scores the trials of a study: add -optimize, or remove --trial-seeds.")
+    return rest, [int(value) for value in values]
 
 
-def _exit(message: str) -> None:
+def _exit(message: str) -> NoReturn:
     print(f"{PROG} {message}", file=sys.stderr)
     sys.exit(2)
 

@@ -1,11 +1,12 @@
 """
-``train -optimize --seeds-per-trial K``: score each Optuna trial on K seeds, so that a study chooses the
+``train -optimize --trial-seeds S1 S2 ...``: score each Optuna trial on the same seeds, so that a study chooses the
 hyperparameters that learn on every seed, not on one lucky one.
 
 rl_zoo3 limitation: the Zoo's objective (``ExperimentManager.objective``) trains one model per trial, with
-``seed=None``. While a study runs with ``--seeds-per-trial K``, :func:`objective_over_seeds` replaces it by one that
-calls the Zoo's own objective K times, with the seeds ``--seed``, ``--seed + 1``, ... (the envs and the model), and
-scores the trial with the mean of the K final evaluations. Each seed's evaluations are reported to Optuna after the
+``seed=None``. While a study runs with ``--trial-seeds``, :func:`objective_over_seeds` replaces it by one that calls
+the Zoo's own objective once per seed (the envs and the model seeded), and scores the trial with the mean of their
+final evaluations. ``--seed`` still seeds the Zoo's sampler: workers of one study need different ``--seed`` values,
+or they propose the same trials. Each seed's evaluations are reported to Optuna after the
 previous seed's (:class:`_SeedTrial`), so that a pruner compares trials seed by seed; a pruned seed prunes the
 trial. The seeds and their scores are stored with the trial (user attributes ``seeds`` and ``seed_scores``).
 """
@@ -57,11 +58,11 @@ def _seeded(algo: str, seed: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def objective_over_seeds(n_seeds: int) -> Iterator[None]:
+def objective_over_seeds(seeds: list[int]) -> Iterator[None]:
     """
-    While a Zoo script runs, score every Optuna trial on ``n_seeds`` seeds (see the module's docstring).
+    While a Zoo script runs, score every Optuna trial on ``seeds`` (see the module's docstring).
 
-    :param n_seeds: seeds per trial, >= 1
+    :param seeds: the seeds of each trial
     :return: a context manager
     """
     from rl_zoo3.exp_manager import ExperimentManager
@@ -70,7 +71,6 @@ def objective_over_seeds(n_seeds: int) -> Iterator[None]:
 
     def over_seeds(self: ExperimentManager, trial: optuna.Trial) -> float:
         first_seed = self.seed
-        seeds = [first_seed + index for index in range(n_seeds)]
         trial.set_user_attr("seeds", seeds)
         scores: list[float] = []
         try:
