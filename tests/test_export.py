@@ -77,28 +77,14 @@ def _export_onnx(model: REINFORCE, path: str, dynamo: bool = False) -> None:
     observation = model.observation_space.sample()
     samples = [observation[name] for name in names] if isinstance(observation, dict) else [observation]
     dummy = tuple(th.as_tensor(np.stack([sample, sample])) for sample in samples)
-    if dynamo:
-        batch = th.export.Dim("batch")
-        th.onnx.export(
-            actor,
-            dummy,
-            path,
-            input_names=names,
-            output_names=["action"],
-            dynamo=True,
-            # one entry for the *observation tuple of forward
-            dynamic_shapes=(tuple({0: batch} for _ in names),),
-        )
-    else:
-        th.onnx.export(
-            actor,
-            dummy,
-            path,
-            input_names=names,
-            output_names=["action"],
-            dynamo=False,
-            dynamic_axes={name: {0: "batch"} for name in [*names, "action"]},
-        )
+    # A dynamic batch size: per input for the newer exporter (one entry for the *observation tuple of forward), per
+    # name for the older one
+    batch: dict = (
+        dict(dynamic_shapes=(tuple({0: th.export.Dim("batch")} for _ in names),))
+        if dynamo
+        else dict(dynamic_axes={name: {0: "batch"} for name in [*names, "action"]})
+    )
+    th.onnx.export(actor, dummy, path, input_names=names, output_names=["action"], dynamo=dynamo, **batch)
 
 
 def _observations(model: REINFORCE, n: int = 16) -> dict[str, np.ndarray]:
