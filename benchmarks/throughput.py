@@ -12,7 +12,7 @@ Usage::
 A2C), ``ceiling`` (A2C with ``train()`` disabled: SB3's rollout loop alone), ``reinforce`` (the value baseline with
 the default critic, fitted apart: ``n_critic_updates`` passes of its own), ``reinforce_joint`` (the value head fitted
 jointly with the policy, in one gradient step per update as A2C fits its own), ``reinforce_5passes`` (the former
-default critic: 5 passes of minibatches of 64 at 1e-3), ``reinforce_step_kl`` (``reinforce`` with ``max_step_kl=0.02``:
+default critic: 5 passes of minibatches of 64 at 1e-3), ``reinforce_step_kl`` (``reinforce`` with ``max_step_kl=0.002``:
 one more forward pass over the batch per update, and one per halving) and ``reinforce_rollout`` (REINFORCE with
 ``train()`` disabled). It reports each variant's median steps/s with its range, and the ratios of each REINFORCE
 variant that trains (``TRAINING_VARIANTS``) to A2C, repeat by repeat (paired), each with its median and a 95%
@@ -71,7 +71,7 @@ KWARGS: dict[str, dict] = {
     "reinforce": dict(baseline="value"),
     "reinforce_joint": dict(baseline="value", n_critic_updates=None),
     "reinforce_5passes": dict(baseline="value", n_critic_updates=5, vf_learning_rate=1e-3),
-    "reinforce_step_kl": dict(baseline="value", max_step_kl=0.02),
+    "reinforce_step_kl": dict(baseline="value", max_step_kl=0.002),
     "reinforce_rollout": dict(baseline="value"),
 }
 
