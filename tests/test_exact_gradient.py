@@ -632,26 +632,6 @@ def test_normalized_value_targets() -> None:
     assert run.relative_error < 0.15
 
 
-@pytest.mark.slow
-def test_joint_fit_clipped_apart() -> None:
-    """
-    ``vf_max_grad_norm`` with the joint fit: one backward pass for the policy and the value head, the value head's
-    gradient clipped on its own (hard, here) and the policy's left as it is. The direction is still -grad J, and the
-    head, clipped, still removes variance (offset rewards, as in ``test_baselines_reduce_variance``).
-    """
-    run = estimate(
-        MDP_OFFSET, THETA_OFFSET, 100_000, baseline="value", learning_rate=0.1, vf_max_grad_norm=0.5, skip_updates=30
-    )
-    none = estimate(MDP_OFFSET, THETA_OFFSET, 100_000, baseline=None)
-    print(
-        f"joint fit clipped apart: cosine {run.cosine:.4f}, relative error {run.relative_error:.3f}, variance "
-        f"{run.variance:.4f} (no baseline {none.variance:.4f}), value head max error {run.value_error:.3f}"
-    )
-    assert run.cosine >= 0.99
-    assert run.relative_error < 0.15
-    assert run.variance < 0.5 * none.variance
-
-
 #: The constructor's critic arguments, left to resolve themselves
 AUTO_CRITIC = dict.fromkeys(("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"), "auto")
 

@@ -340,8 +340,8 @@ def test_optimize_enqueue_train(tmp_path, capsys):
     assert "Number of finished trials:  2" in stdout
     params = {name: _python_value(value) for name, value in _report_section(stdout, "Params").items()}
     user_attrs = _report_section(stdout, "User Attributes")
-    # every name but the joint fit's value_clip_apart: the best trial fits the critic apart
-    assert list(params) == [name for name in SAMPLED_NAMES if name not in ("value_clip_apart", "log_std_init")]
+    # every name (the best trial fits the critic apart) but log_std_init, which Discrete actions do not have
+    assert list(params) == [name for name in SAMPLED_NAMES if name != "log_std_init"]
 
     # The Params, as printed, enqueued whole in a new study: its first trial samples them back
     enqueue.main(["--storage", storage, "--study-name", "again", "--trial", json.dumps(params)])
@@ -454,8 +454,8 @@ def test_enqueue_a_reported_trial(tmp_path, capsys):
     assert enqueue.SAMPLED_NAMES is SAMPLED_NAMES  # one list of names, which enqueue checks against
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1), direction="maximize")
     reported = _sampled_trial(study, {"baseline": "value", "critic_updates": 5}).params
-    # a value baseline with the critic fitted apart stores every name but the joint fit's value_clip_apart
-    assert list(reported) == [name for name in SAMPLED_NAMES if name not in ("value_clip_apart", "log_std_init")]
+    # a value baseline with the critic fitted apart stores every name but log_std_init (Discrete actions)
+    assert list(reported) == [name for name in SAMPLED_NAMES if name != "log_std_init"]
     storage = str(tmp_path / "study.log")
     enqueue.main(["--storage", storage, "--study-name", "study", "--trial", json.dumps(reported)])
     assert "Enqueued in study" in capsys.readouterr().out
@@ -510,16 +510,13 @@ def test_report_params_agree_with_user_attributes(fixed):
     assert ("critic_updates" in params) == uses_value and ("value_target_normalization" in params) == uses_value
     apart = uses_value and params["critic_updates"] > 0
     assert ("critic_learning_rate" in params) == apart and ("critic_batch_size" in params) == apart
-    assert ("value_clip_apart" in params) == (uses_value and not apart)
     assert arguments["n_critic_updates"] == (params["critic_updates"] if apart else None)
     assert arguments["batch_size"] == ((params["critic_batch_size"] or None) if apart else None)
-    clip_apart = uses_value and not apart and params["value_clip_apart"]
-    assert arguments["vf_max_grad_norm"] == (params["max_grad_norm"] if clip_apart else None)
     assert arguments["vf_learning_rate"] == (params["critic_learning_rate"] if apart else None)
     assert arguments["normalize_value_targets"] is params.get("value_target_normalization", False)
     # The model built from the Params is the one the User Attributes describe
     model = REINFORCE("MlpPolicy", "CartPole-v1", **convert_reinforce_params(params) | {"n_steps": 16})
-    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets", "vf_max_grad_norm"):
+    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
         assert getattr(model, name) == arguments[name], name
 
 
@@ -618,7 +615,7 @@ def test_sampler_and_converter():
     register()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
     baselines, critics, normalized, stored, step_kls = set(), set(), set(), set(), set()
-    # enough trials to meet every condition of SAMPLED_WHEN (value_clip_apart: a value baseline fitted jointly)
+    # enough trials to meet every condition of SAMPLED_WHEN
     for _ in range(48):
         trial = study.ask()
         hyperparams = sample_reinforce_params(trial, n_actions=0, n_envs=1, additional_args={})
@@ -634,8 +631,6 @@ def test_sampler_and_converter():
             "vf_learning_rate": trial.params["critic_learning_rate"] if separate else None,
             # standardized value targets: likewise with the value baseline only
             "normalize_value_targets": trial.params.get("value_target_normalization", False),
-            # the joint fit's clipping apart, at max_grad_norm
-            "vf_max_grad_norm": trial.params["max_grad_norm"] if trial.params.get("value_clip_apart") else None,
         }
         normalized.add(expected["normalize_value_targets"])
         for name, value in expected.items():
@@ -677,6 +672,17 @@ def test_sampler_and_converter():
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", **hyperparams)
     assert model.n_steps == hyperparams["n_steps"] and model.baseline == hyperparams["baseline"]
+
+
+def test_converter_reads_trials_stored_by_0_1_0():
+    """
+    0.1.0's sampler also stored ``value_clip_apart`` (it set ``vf_max_grad_norm``, removed since) in trials fitted
+    jointly: False is what the joint fit does today, True cannot be rebuilt and says so.
+    """
+    stored = {"baseline": "value", "critic_updates": 0, "max_grad_norm": 0.5, "value_target_normalization": False}
+    assert convert_reinforce_params(stored | {"value_clip_apart": False}) == convert_reinforce_params(stored)
+    with pytest.raises(ValueError, match=r"value_clip_apart=True .* vf_max_grad_norm, which was removed after 0.1.0"):
+        convert_reinforce_params(stored | {"value_clip_apart": True})
 
 
 def _entry_env_ids() -> list[Any]:

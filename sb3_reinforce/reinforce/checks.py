@@ -25,14 +25,30 @@ FOREIGN_ARGUMENTS = {
 }
 
 
-def reject_unknown_arguments(class_name: str, kwargs: dict[str, Any]) -> None:
-    """Raise a ``TypeError`` for constructor arguments REINFORCE does not take, saying why for A2C/PPO ones."""
+#: Arguments that an earlier sb3-reinforce took, and what replaces them
+REMOVED_ARGUMENTS = {
+    "vf_max_grad_norm": "removed after sb3-reinforce 0.1.0. It clipped the value head's gradient apart from the "
+    "policy's in the joint fit; fit the value head apart instead (n_critic_updates=1, the default with "
+    "baseline='value'), which clips its gradient on its own at max_grad_norm",
+}
+
+
+def reject_unknown_arguments(class_name: str, kwargs: dict[str, Any], method: str = "__init__") -> None:
+    """
+    Raise a ``TypeError`` for constructor arguments REINFORCE does not take, saying why for A2C/PPO ones and what
+    replaces a removed one.
+
+    :param class_name: the class, for the message
+    :param kwargs: the arguments it does not take
+    :param method: the method they were given to, for the message
+    """
     if not kwargs:
         return
-    lines = [f"{name}: {FOREIGN_ARGUMENTS.get(name, 'not an argument of ' + class_name)}" for name in sorted(kwargs)]
+    reasons = {**FOREIGN_ARGUMENTS, **REMOVED_ARGUMENTS}
+    lines = [f"{name}: {reasons.get(name, 'not an argument of ' + class_name)}" for name in sorted(kwargs)]
     many = len(lines) > 1
     raise TypeError(
-        f"{class_name}.__init__() got {'unexpected keyword arguments' if many else 'an unexpected keyword argument'}. "
+        f"{class_name}.{method}() got {'unexpected keyword arguments' if many else 'an unexpected keyword argument'}. "
         + "; ".join(lines)
         + (". Remove them." if many else ". Remove it.")
     )
@@ -89,10 +105,9 @@ def resolve_critic(
     batch_size: int | str | None,
     vf_learning_rate: float | Schedule | str | None,
     normalize_value_targets: bool | str,
-    vf_max_grad_norm: float | None = None,
 ) -> CriticArguments:
     """
-    Resolve the critic's ``"auto"`` arguments and check them, and ``vf_max_grad_norm``, against the baseline.
+    Resolve the critic's ``"auto"`` arguments and check them against the baseline.
     ``n_critic_updates`` and ``normalize_value_targets`` follow whether the value head is used, ``batch_size`` and
     ``vf_learning_rate`` whether it is fitted apart (``n_critic_updates`` not None): ``AUTO_CRITIC``'s value where
     they apply, else None (False for ``normalize_value_targets``).
@@ -110,18 +125,6 @@ def resolve_critic(
         batch_size = AUTO_CRITIC["batch_size"] if fitted_apart else None
     if _is_auto(vf_learning_rate):
         vf_learning_rate = AUTO_CRITIC["vf_learning_rate"] if fitted_apart else None
-    if vf_max_grad_norm is not None and (
-        not _is_number(vf_max_grad_norm) or np.isnan(vf_max_grad_norm) or vf_max_grad_norm <= 0
-    ):
-        raise ValueError(
-            "vf_max_grad_norm must be None (the value head clipped with the policy when fitted jointly, at max_grad_norm "
-            f"when fitted apart) or > 0 (float('inf'): not clipped), got {vf_max_grad_norm!r}."
-        )
-    if vf_max_grad_norm is not None and not uses_value:
-        raise ValueError(
-            f"vf_max_grad_norm={vf_max_grad_norm!r} clips the value head's gradient, which baseline={baseline!r} "
-            "does not use. Set baseline='value' (or bootstrap_truncated=True), or vf_max_grad_norm=None."
-        )
     _check_flags({"normalize_value_targets": normalize_value_targets})
     if normalize_value_targets and not uses_value:
         raise ValueError(
@@ -227,7 +230,6 @@ def check_arguments(model: Any) -> CriticArguments:
         model.batch_size,
         model.vf_learning_rate,
         model.normalize_value_targets,
-        model.vf_max_grad_norm,
     )
 
 

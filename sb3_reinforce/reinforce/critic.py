@@ -80,11 +80,9 @@ class Critic:
     :param batch_size: steps per minibatch of the fit apart (shuffled), or None for one full-batch step per pass
     :param lr_schedule: learning rate of the fit apart, a function of the progress remaining
     :param vf_coef: weight of the value loss in the joint fit
-    :param max_grad_norm: clipping of the value head's gradient norm: in the fit apart, always (by default the
-        policy's ``max_grad_norm``, applied to the critic's gradient alone); in the joint fit, with ``clip_apart``
+    :param max_grad_norm: clipping of the value head's gradient norm in the fit apart (the policy's
+        ``max_grad_norm``, applied to the critic's gradient alone)
     :param chunk_size: steps per forward and backward pass
-    :param clip_apart: in the joint fit, clip the value head's gradient apart from the policy's (``clip_gradient``)
-        instead of together with it
     """
 
     def __init__(
@@ -97,12 +95,10 @@ class Critic:
         vf_coef: float,
         max_grad_norm: float,
         chunk_size: int,
-        clip_apart: bool = False,
     ):
         self.policy, self.targets, self.n_updates, self.batch_size = policy, targets, n_updates, batch_size
         self.lr_schedule, self.vf_coef, self.max_grad_norm, self.chunk_size = lr_schedule, vf_coef, max_grad_norm, chunk_size
         self.parameters = [param for name, param in policy.named_parameters() if name.startswith(CRITIC_MODULES)]
-        self.clip_apart = clip_apart
         # The fit apart has an optimizer of its own (the policy's class and kwargs), saved with the model
         self.optimizer: th.optim.Optimizer | None = None
         if n_updates is not None:
@@ -110,7 +106,6 @@ class Critic:
         self._losses: list[float] = []
         self._joint_loss = th.zeros((), device=policy.device)
         self._learning_rate: float | None = None
-        self._grad_norm: float | None = None
 
     @property
     def joint(self) -> bool:
@@ -150,17 +145,6 @@ class Critic:
         loss = ((self.targets.targets(returns) - outputs.flatten()) ** 2).sum() / n_batch
         self._joint_loss = self._joint_loss + loss.detach()
         return self.vf_coef * loss
-
-    def clip_gradient(self) -> list[th.nn.Parameter]:
-        """
-        In the joint fit with ``clip_apart``: clip the value head's gradient at ``max_grad_norm``, on its own.
-
-        :return: the policy's other parameters (the actor's, and a features extractor it shares), to clip apart
-        """
-        grad_norm = th.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
-        self._grad_norm = grad_norm.item()
-        own = {id(param) for param in self.parameters}
-        return [param for param in self.policy.parameters() if id(param) not in own]
 
     def fit(self, buffer: EpisodicRolloutBuffer, progress_remaining: float) -> None:
         """
@@ -214,8 +198,6 @@ class Critic:
             value_loss = float(np.mean(self._losses))
             logger.record("train/vf_learning_rate", self._learning_rate)
         self._joint_loss = th.zeros((), device=self.policy.device)
-        if self._grad_norm is not None:
-            logger.record("train/vf_grad_norm", self._grad_norm)
         logger.record("train/value_loss", value_loss)
         logger.record("train/explained_variance", explained_variance(batch.values.cpu().numpy(), batch.returns.cpu().numpy()))
         if self.targets.normalize:

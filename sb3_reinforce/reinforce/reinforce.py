@@ -1,4 +1,3 @@
-from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
 import torch as th
@@ -59,15 +58,12 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
     :param ent_coef: Entropy coefficient for the loss calculation, >= 0
     :param vf_coef: Weight of the value loss when the value head is fitted jointly with the policy, >= 0
     :param max_grad_norm: The maximum value for the gradient clipping, > 0 (``float("inf")`` disables clipping).
-        Fitted jointly, the policy and value head share one clipped gradient (docs/reinforce.md, *Troubleshooting*)
+        Fitted jointly, the policy and value head share one clipped gradient (docs/reinforce.md, *Troubleshooting*);
+        fitted apart (``n_critic_updates``), the value head's gradient is clipped on its own at this norm
     :param max_step_kl: None, or the largest KL divergence :math:`KL(\\pi_{before} \\| \\pi_{after})` that one update
         may move the policy by, > 0, measured on its batch: a step that moves it further is halved until it does not
         (up to 10 times, else not taken). The step keeps its direction; only its length shrinks. Not PPO's
         ``target_kl``, which stops PPO's epochs early: REINFORCE takes one step per batch.
-    :param vf_max_grad_norm: None: the value head's gradient is clipped with the policy's at ``max_grad_norm`` when
-        it is fitted jointly, and at ``max_grad_norm`` on its own when it is fitted apart. A float > 0: the value
-        head's gradient is clipped at this norm, apart from the policy's (which is clipped at ``max_grad_norm``), in
-        the joint fit as in the fit apart, so that neither can starve the other
     :param bootstrap_truncated: If True, add :math:`\\gamma V(s_T)` to the last reward of an episode cut by a
         time limit (``TimeLimit.truncated``); the value head is then trained whatever the baseline.
     :param stale_correction: If True, the score term of a step collected under an older policy (carried over from
@@ -133,7 +129,6 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         max_step_kl: float | None = None,
-        vf_max_grad_norm: float | None = None,
         bootstrap_truncated: bool = False,
         stale_correction: bool = True,
         n_critic_updates: int | str | None = "auto",
@@ -184,7 +179,6 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
         self.discount_weighting = discount_weighting
         self.normalize_advantage = normalize_advantage
         self.bootstrap_truncated = bootstrap_truncated
-        self.vf_max_grad_norm = vf_max_grad_norm
         self.max_step_kl = max_step_kl
         self.stale_correction = stale_correction
         # "auto" until _setup_model resolves them
@@ -217,9 +211,8 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
                 self.batch_size,
                 self.lr_schedule if self.vf_learning_rate is None else FloatSchedule(self.vf_learning_rate),
                 self.vf_coef,
-                self.max_grad_norm if self.vf_max_grad_norm is None else self.vf_max_grad_norm,
+                self.max_grad_norm,
                 self.steps_per_pass,
-                clip_apart=self.vf_max_grad_norm is not None,
             )
 
     @property
@@ -309,11 +302,8 @@ class REINFORCE(CollectsEpisodes, SavesCritic):
             entropy_loss = entropy_loss + chunk_entropy_loss.detach()
             log_prob_before.append(log_prob.detach())
 
-        # Clip grad norm (and read the norm before clipping): the value head's apart, if asked
-        parameters: Iterable[th.nn.Parameter] = self.policy.parameters()
-        if self.critic is not None and self.critic.joint and self.critic.clip_apart:
-            parameters = self.critic.clip_gradient()
-        grad_norm = th.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm)
+        # Clip grad norm (and read the norm before clipping)
+        grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
         if self.max_step_kl is None:
             self.policy.optimizer.step()
         else:

@@ -15,6 +15,7 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, TensorDict
 
 from sb3_reinforce.common.saved_models import check_saved_model
+from sb3_reinforce.reinforce.checks import REMOVED_ARGUMENTS, reject_unknown_arguments
 from sb3_reinforce.reinforce.critic import Critic
 
 SelfSavesCritic = TypeVar("SelfSavesCritic", bound="SavesCritic")
@@ -103,9 +104,11 @@ class SavesCritic(OnPolicyAlgorithm):
         :return: the loaded model
         """
         check_saved_model(path, cls.__name__)
+        removed = {name: value for name, value in kwargs.items() if name in REMOVED_ARGUMENTS}
+        reject_unknown_arguments(cls.__name__, removed, method="load")
         loading = _LOADING.set(True)
         try:
-            return super().load(
+            model = super().load(
                 path,
                 env=env,
                 device=device,
@@ -116,3 +119,17 @@ class SavesCritic(OnPolicyAlgorithm):
             )
         finally:
             _LOADING.reset(loading)
+        # A model saved by 0.1.0 holds the options removed since: none is left on the model, and one that was set says
+        # what the loaded model does instead
+        saved = {name: model.__dict__.pop(name) for name in REMOVED_ARGUMENTS if name in model.__dict__}
+        if saved.get("vf_max_grad_norm") is not None:
+            how = "with the policy's" if model.critic is not None and model.critic.joint else "on its own"
+            warnings.warn(
+                f"This model was saved with vf_max_grad_norm={saved['vf_max_grad_norm']!r}, an option removed after "
+                f"sb3-reinforce 0.1.0: the loaded model clips the value head's gradient {how} at "
+                f"max_grad_norm={model.max_grad_norm!r}. "
+                "Its predictions are unchanged. To train it on with the value head's gradient clipped apart, load it "
+                "with n_critic_updates=1 (the value head fitted apart).",
+                stacklevel=2,
+            )
+        return model

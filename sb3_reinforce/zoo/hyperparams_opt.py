@@ -59,7 +59,6 @@ SAMPLED_NAMES: tuple[str, ...] = (
     "critic_updates",
     "critic_learning_rate",
     "critic_batch_size",
-    "value_clip_apart",
     "value_target_normalization",
     "net_arch",
     "activation_fn",
@@ -73,7 +72,6 @@ SAMPLED_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
     "critic_updates": ("baseline", ("value",)),
     "critic_learning_rate": ("critic_updates", CRITIC_UPDATES[1:]),
     "critic_batch_size": ("critic_updates", CRITIC_UPDATES[1:]),
-    "value_clip_apart": ("critic_updates", (0,)),
     "value_target_normalization": ("baseline", ("value",)),
 }
 
@@ -134,7 +132,11 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     critic_updates = hyperparams.pop("critic_updates", 0)
     critic_learning_rate = hyperparams.pop("critic_learning_rate", None)
     critic_batch_size = hyperparams.pop("critic_batch_size", 0)
-    clip_apart = hyperparams.pop("value_clip_apart", False)
+    if hyperparams.pop("value_clip_apart", False):
+        raise ValueError(
+            "value_clip_apart=True (a trial stored by sb3-reinforce 0.1.0): it set vf_max_grad_norm, which was removed "
+            "after 0.1.0. This trial cannot be rebuilt; fit the critic apart instead (critic_updates >= 1)."
+        )
     normalization = hyperparams.pop("value_target_normalization", False)
     if "baseline" in hyperparams:
         value = hyperparams["baseline"] == "value"
@@ -143,9 +145,6 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
         hyperparams["batch_size"] = int(critic_batch_size) if apart and critic_batch_size else None
         hyperparams["vf_learning_rate"] = critic_learning_rate if apart else None
         hyperparams["normalize_value_targets"] = bool(value and normalization)
-        # The joint fit with the value head's gradient clipped apart, at the policy's max_grad_norm
-        joint_clip_apart = value and not critic_updates and clip_apart and "max_grad_norm" in hyperparams
-        hyperparams["vf_max_grad_norm"] = hyperparams["max_grad_norm"] if joint_clip_apart else None
 
     policy_kwargs: dict[str, Any] = {}
     if "net_arch" in hyperparams:
@@ -182,14 +181,14 @@ def sample_reinforce_params(
     The critic is sampled with ``baseline="value"`` only (:data:`SAMPLED_WHEN`): the other baselines do not use the
     value head, so their trials store no critic values and get the critic's arguments as None and False.
     ``critic_updates`` is 0 for the joint fit (the value loss, weighted by ``vf_coef``, added to the policy loss, its
-    gradient clipped with the policy's by ``max_grad_norm``, or apart from it at the same norm with
-    ``value_clip_apart``), or k for the value head fitted apart after the policy's step, in k passes of its own
-    optimizer at ``critic_learning_rate`` (sampled only then), in full-batch steps (``critic_batch_size`` 0) or
-    minibatches of 64, with its own clipping at ``max_grad_norm``. ``value_target_normalization`` is whether the
-    head regresses standardized returns. The converter sets all the critic's arguments, so that none is left to the
-    constructor's ``"auto"``, which fits the value head apart in one pass of minibatches of 64 steps at 2e-3, on
-    standardized returns (:data:`sb3_reinforce.reinforce.checks.AUTO_CRITIC`): ``critic_updates`` 1 with
-    ``critic_batch_size`` 64 and ``critic_learning_rate`` 2e-3 is that critic.
+    gradient clipped with the policy's by ``max_grad_norm``), or k for the value head fitted apart after the policy's
+    step, in k passes of its own optimizer at ``critic_learning_rate`` (sampled only then), in full-batch steps
+    (``critic_batch_size`` 0) or minibatches of 64, with its own clipping at ``max_grad_norm``.
+    ``value_target_normalization`` is whether the head regresses standardized returns. The converter sets all the
+    critic's arguments, so that none is left to the constructor's ``"auto"``, which fits the value head apart in one
+    pass of minibatches of 64 steps at 2e-3, on standardized returns
+    (:data:`sb3_reinforce.reinforce.checks.AUTO_CRITIC`): ``critic_updates`` 1 with ``critic_batch_size`` 64 and
+    ``critic_learning_rate`` 2e-3 is that critic.
 
     ``vf_coef`` is sampled in every trial: it weights the value loss wherever the value head is fitted jointly, with
     ``critic_updates=0``, and with the other baselines when the entry sets ``bootstrap_truncated`` (the value head then
@@ -225,8 +224,6 @@ def sample_reinforce_params(
         params["critic_learning_rate"] = trial.suggest_float("critic_learning_rate", 1e-4, 1e-2, log=True)
     if is_sampled("critic_batch_size", params):
         params["critic_batch_size"] = trial.suggest_categorical("critic_batch_size", CRITIC_BATCH_SIZES)
-    if is_sampled("value_clip_apart", params):
-        params["value_clip_apart"] = trial.suggest_categorical("value_clip_apart", [False, True])
     if is_sampled("value_target_normalization", params):
         params["value_target_normalization"] = trial.suggest_categorical("value_target_normalization", [False, True])
     params["net_arch"] = trial.suggest_categorical("net_arch", list(NET_ARCHS))
@@ -243,7 +240,7 @@ def sample_reinforce_params(
         "policy_kwargs", policy_kwargs_string(params["net_arch"], params["activation_fn"], params.get("log_std_init"))
     )
     # All four critic arguments, so that a pasted entry does not fall to "auto"; None as "null", which YAML reads back
-    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets", "vf_max_grad_norm"):
+    for name in ("n_critic_updates", "batch_size", "vf_learning_rate", "normalize_value_targets"):
         trial.set_user_attr(name, "null" if hyperparams[name] is None else hyperparams[name])
     return hyperparams
 
