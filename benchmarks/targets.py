@@ -1,6 +1,7 @@
 """
 RESULTS.md's sections on REINFORCE's targets: each env's target in ``SCOPE`` (``common.py``) and the comparison with
-A2C; CartPole-v1's, LunarLander-v3's and Hopper-v5's extra targets; the fit of the value baseline.
+A2C; CartPole-v1's and LunarLander-v3's extra targets, and no standing seed on Hopper-v5, Walker2d-v5 and Ant-v5; the fit
+of the value baseline.
 """
 
 import numpy as np
@@ -10,10 +11,11 @@ from run_data import Run, aggregate_iqm, first_reach, fmt_interval, fmt_steps, i
 # CartPole-v1's extra targets: first reach the target by this many steps, and never drop below it after that many
 CARTPOLE_REACH_BY = 20_000
 CARTPOLE_STAY_FROM = 50_000
-# Extra targets: LunarLander-v3's IQM CI starts at 150 or more; no Hopper-v5 seed stands still, that is
+# Extra targets: LunarLander-v3's IQM CI starts at 150 or more; no seed of STANDING_ENVS stands still, that is
 # ends with evaluation episodes of the full time limit worth at most STANDING_PER_STEP per step (the alive bonus is 1)
 LUNAR_CI_LOW_TARGET = 150.0
 STANDING_PER_STEP = 1.1
+STANDING_ENVS = ("Hopper-v5", "Walker2d-v5", "Ant-v5")
 # LunarLander-v3's value-baseline target: mean train/explained_variance over the last 200k steps >= 0.5
 EXPLAINED_VARIANCE_LAST, EXPLAINED_VARIANCE_TARGET = 200_000, 0.5
 
@@ -40,7 +42,7 @@ def stands_still(run: Run, max_episode_steps: int) -> bool:
 def targets_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
     """
     REINFORCE's targets (``SCOPE`` in ``common.py``) and its target against A2C, met or missed; then
-    CartPole-v1's, LunarLander-v3's and Hopper-v5's extra targets.
+    LunarLander-v3's extra target, no standing seed on ``STANDING_ENVS``, and CartPole-v1's extra targets.
     """
     import gymnasium as gym
 
@@ -70,14 +72,16 @@ def targets_section(all_data: dict[str, dict[str, list[Run]]]) -> list[str]:
             f"{SCOPE['LunarLander-v3'].n_seeds} seeds: {low:.1f} over {len(lunar)} "
             f"({'met' if enough and low >= LUNAR_CI_LOW_TARGET else 'missed'}).",
         ]
-    hopper = all_data["Hopper-v5"]["reinforce"]
-    if hopper:
-        limit = gym.spec("Hopper-v5").max_episode_steps
-        assert limit is not None, "gymnasium registers Hopper-v5 with a time limit of 1000 steps"
-        standing = [run["seed"] for run in hopper if stands_still(run, limit)]
+    for env in STANDING_ENVS:
+        runs = all_data[env]["reinforce"]
+        if not runs:
+            continue
+        limit = gym.spec(env).max_episode_steps
+        assert limit is not None, f"gymnasium registers {env} with a time limit of 1000 steps"
+        standing = [run["seed"] for run in runs if stands_still(run, limit)]
         lines += [
             "",
-            f"Hopper-v5 extra target: no seed standing still (final evaluation episodes of all {limit} steps, at most "
+            f"{env} extra target: no seed standing still (final evaluation episodes of all {limit} steps, at most "
             f"{STANDING_PER_STEP:g} per step): seeds standing: {seed_list(standing) if standing else 'none'} "
             f"({'met' if not standing else 'missed'}).",
         ]

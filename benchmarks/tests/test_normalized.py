@@ -57,9 +57,9 @@ def test_normalized_scores_and_section() -> None:
     lines = normalized_section(all_data, random)
     table = [line for line in lines if line.startswith("| ")]
     assert table[1:4] == [
-        "| CartPole-v1 | 0.0 | 100.0 | 0.95 | 0.50 | 1.00 | yes |",
-        "| Acrobot-v1 | -500.0 | -100.0 | 0.45 | 0.00 | 1.00 | no |",
-        "| Walker2d-v5 | 0.0 | 100.0 | not run | not run | 1.00 | not run |",
+        "| CartPole-v1 | 0.0 | 100.0 | 0.95 | 0.50 | 1.00 | yes | seed 0: 0.95 (yes) |",
+        "| Acrobot-v1 | -500.0 | -100.0 | 0.45 | 0.00 | 1.00 | no | seed 0: 0.45 (yes) |",
+        "| Walker2d-v5 | 0.0 | 100.0 | not run | not run | 1.00 | not run | not run |",
     ]
     # over CartPole-v1 and Acrobot-v1 (Walker2d-v5 has no REINFORCE runs), the first 3 seeds of each: REINFORCE's
     # six scores 0.45 x3 and 0.95 x3, their IQM the mean of the middle four = 0.7; A2C's 0 x3 and 0.5 x3: 0.25; PPO's
@@ -67,10 +67,17 @@ def test_normalized_scores_and_section() -> None:
     assert table[4].startswith("| IQM over 2 envs (first 3 seeds of each) | | | 0.70 [")
     assert "| 0.25 [" in table[4] and "| 1.00 [" in table[4]
     assert any(line.startswith("REINFORCE at 0.9 or more on 1 of the 8 envs of `SCOPE`") for line in lines)
+    # the lowest seed at half the IQM or more on the 2 envs with runs, of 8: missed
+    assert any(line.endswith("on every env of `SCOPE`): 2 of 8 envs (missed).") for line in lines)
     assert lines[-4:] == [
         "- Not in the last row (an algorithm has no runs): Walker2d-v5.",
         *(f"- Left out, {env}: {reason}." for env, reason in left_out.items()),
     ]
+    # a seed left behind: on Acrobot-v1, seed 3 at (-480 + 500) / 400 = 0.05, below half the IQM of 0.45 x3 and 0.05
+    # (the mean of the middle two: 0.45)
+    all_data["Acrobot-v1"]["reinforce"] = _runs([-320.0, -320.0, -320.0, -480.0])
+    table = [line for line in normalized_section(all_data, random) if line.startswith("| Acrobot-v1 |")]
+    assert table == ["| Acrobot-v1 | -500.0 | -100.0 | 0.45 | 0.00 | 1.00 | no | seed 3: 0.05 (no) |"]
     # no random scores at all: every env left out, no crash
     lines = normalized_section(all_data, {})
     assert sum(line.startswith("- Left out, ") for line in lines) == len(all_data)

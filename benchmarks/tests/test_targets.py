@@ -1,4 +1,4 @@
-"""``targets.py``: REINFORCE's targets, against A2C, and the extra targets of LunarLander-v3 and Hopper-v5."""
+"""``targets.py``: REINFORCE's targets, against A2C, and the extra targets of LunarLander-v3 and the MuJoCo walkers."""
 
 import numpy as np
 from common import ALGOS, SCOPE
@@ -31,10 +31,13 @@ def test_targets_section_extra_targets() -> None:
     all_data["LunarLander-v3"]["reinforce"] = _runs([250.0] * 5)  # 5 of the 10 seeds the target asks for
     all_data["LunarLander-v3"]["a2c"] = _runs([-60.0] * 5)
     all_data["Hopper-v5"]["reinforce"] = _runs([1026.0, 3000.0, 3100.0])
+    all_data["Walker2d-v5"]["reinforce"] = _runs([3000.0, 700.0], length=300.0)  # seed 1 falls: not standing
     lines = targets_section(all_data)
     assert "| LunarLander-v3 | ≥ 200 | 250.0 [250.0, 250.0] | met | -60.0 [-60.0, -60.0] | met |" in lines
     hopper = next(line for line in lines if line.startswith("| Hopper-v5 |"))
     assert hopper.endswith("| met | not run | — |")  # no A2C runs: nothing to compare with
     assert "| Ant-v5 | ≥ 1500 | — | not run yet | | |" in lines
-    assert lines[-3].endswith(": 250.0 over 5 (missed).")  # CI's lower end met, but on 5 seeds, not 10
-    assert lines[-1].endswith("seeds standing: 0 (missed).")
+    assert lines[-5].endswith(": 250.0 over 5 (missed).")  # CI's lower end met, but on 5 seeds, not 10
+    assert lines[-3].startswith("Hopper-v5 extra target") and lines[-3].endswith("seeds standing: 0 (missed).")
+    assert lines[-1].startswith("Walker2d-v5 extra target") and lines[-1].endswith("seeds standing: none (met).")
+    assert not any(line.startswith("Ant-v5 extra target") for line in lines)  # no runs
