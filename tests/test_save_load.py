@@ -301,36 +301,40 @@ def test_max_step_kl_is_saved_and_resumed(tmp_path) -> None:
     assert REINFORCE.load(tmp_path / "old.zip").max_step_kl is None
 
 
-def test_load_a_model_saved_with_a_removed_option(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "n_critic_updates, saved, expected",
+    [
+        (None, None, None),  # the default of 0.1.0: nothing to say
+        (None, 2.0, ("with the policy's at max_grad_norm=0.5", "load it with n_critic_updates=1")),
+        (1, 2.0, ("on its own at max_grad_norm=0.5", "load it with max_grad_norm set to that norm")),
+    ],
+)
+def test_load_a_model_saved_with_a_removed_option(tmp_path, n_critic_updates, saved, expected) -> None:
     """
     Models saved by 0.1.0 hold ``vf_max_grad_norm``, removed since: they load without it (with a warning that says
-    what the loaded model does instead when it was set), and ``load`` refuses it as an argument, naming what replaces it.
+    what the loaded model does instead, and how to get the old clipping back, when it was set), and ``load`` refuses
+    it as an argument, naming what replaces it.
     """
-    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, n_critic_updates=None, seed=0)
+    model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, n_critic_updates=n_critic_updates, seed=0)
     model.learn(256)
     model.save(tmp_path / "model")
     observations = model.get_env().reset()  # type: ignore[union-attr]
     actions, _ = model.predict(observations, deterministic=True)
-    for saved, warns in ((None, False), (0.5, True)):
-        _rewrite_data(
-            tmp_path / "model.zip", tmp_path / "old.zip", lambda data, saved=saved: {**data, "vf_max_grad_norm": saved}
-        )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            loaded = REINFORCE.load(tmp_path / "old.zip", env=make_vec_env("CartPole-v1"))
-        messages = [str(warning.message) for warning in caught if "vf_max_grad_norm" in str(warning.message)]
-        assert len(messages) == int(warns)
-        if warns:
-            assert (
-                "removed after sb3-reinforce 0.1.0" in messages[0] and "with the policy's at max_grad_norm=0.5" in messages[0]
-            )
-            assert "n_critic_updates=1" in messages[0]
-        assert "vf_max_grad_norm" not in loaded.__dict__
-        assert np.array_equal(loaded.predict(observations, deterministic=True)[0], actions)
-        loaded.learn(128, reset_num_timesteps=False)
-        loaded.save(tmp_path / "again")
-        with zipfile.ZipFile(tmp_path / "again.zip") as archive:
-            assert "vf_max_grad_norm" not in json.loads(archive.read("data"))
+    _rewrite_data(tmp_path / "model.zip", tmp_path / "old.zip", lambda data: {**data, "vf_max_grad_norm": saved})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = REINFORCE.load(tmp_path / "old.zip", env=make_vec_env("CartPole-v1"))
+    messages = [str(warning.message) for warning in caught if "vf_max_grad_norm" in str(warning.message)]
+    assert len(messages) == (expected is not None)
+    if expected is not None:
+        assert "vf_max_grad_norm=2.0, an option removed after sb3-reinforce 0.1.0" in messages[0]
+        assert all(fragment in messages[0] for fragment in expected), messages[0]
+    assert "vf_max_grad_norm" not in loaded.__dict__
+    assert np.array_equal(loaded.predict(observations, deterministic=True)[0], actions)
+    loaded.learn(128, reset_num_timesteps=False)
+    loaded.save(tmp_path / "again")
+    with zipfile.ZipFile(tmp_path / "again.zip") as archive:
+        assert "vf_max_grad_norm" not in json.loads(archive.read("data"))
     with pytest.raises(TypeError, match=r"load\(\) got an unexpected keyword argument. vf_max_grad_norm: removed"):
         REINFORCE.load(tmp_path / "model.zip", vf_max_grad_norm=1.0)
 

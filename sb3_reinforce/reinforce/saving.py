@@ -100,7 +100,8 @@ class SavesCritic(OnPolicyAlgorithm):
         :param custom_objects: objects to use instead of the pickled ones, by name
         :param print_system_info: whether to print the system info of the saved model and of this system
         :param force_reset: force a ``reset()`` of the env before training
-        :param kwargs: extra arguments to change the model when loading
+        :param kwargs: extra arguments to change the model when loading; one removed since sb3-reinforce 0.1.0
+            (``vf_max_grad_norm``) raises a ``TypeError`` that names what replaces it
         :return: the loaded model
         """
         check_saved_model(path, cls.__name__)
@@ -123,13 +124,18 @@ class SavesCritic(OnPolicyAlgorithm):
         # what the loaded model does instead
         saved = {name: model.__dict__.pop(name) for name in REMOVED_ARGUMENTS if name in model.__dict__}
         if saved.get("vf_max_grad_norm") is not None:
-            how = "with the policy's" if model.critic is not None and model.critic.joint else "on its own"
+            joint = model.critic is not None and model.critic.joint
+            how = "with the policy's" if joint else "on its own"
+            fix = (
+                "load it with n_critic_updates=1 (the value head fitted apart, its gradient clipped on its own)"
+                if joint
+                else "load it with max_grad_norm set to that norm (it also clips the policy's gradient)"
+            )
             warnings.warn(
                 f"This model was saved with vf_max_grad_norm={saved['vf_max_grad_norm']!r}, an option removed after "
                 f"sb3-reinforce 0.1.0: the loaded model clips the value head's gradient {how} at "
-                f"max_grad_norm={model.max_grad_norm!r}. "
-                "Its predictions are unchanged. To train it on with the value head's gradient clipped apart, load it "
-                "with n_critic_updates=1 (the value head fitted apart).",
+                f"max_grad_norm={model.max_grad_norm!r}. Its predictions are unchanged. To train it on with the value "
+                f"head's gradient clipped apart at its own norm, {fix}.",
                 stacklevel=2,
             )
         return model
