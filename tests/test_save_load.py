@@ -305,15 +305,16 @@ def test_max_step_kl_is_saved_and_resumed(tmp_path) -> None:
     "n_critic_updates, saved, expected",
     [
         (None, None, None),  # the default of 0.1.0: nothing to say
-        (None, 2.0, ("with the policy's at max_grad_norm=0.5", "load it with n_critic_updates=1")),
-        (1, 2.0, ("on its own at max_grad_norm=0.5", "load it with max_grad_norm set to that norm")),
+        (None, 2.0, ("with the policy's at max_grad_norm=0.5", "load it with n_critic_updates=1 and max_grad_norm=2.0")),
+        (1, 2.0, ("on its own at max_grad_norm=0.5", "load it with max_grad_norm=2.0 (")),
     ],
 )
 def test_load_a_model_saved_with_a_removed_option(tmp_path, n_critic_updates, saved, expected) -> None:
     """
     Models saved by 0.1.0 hold ``vf_max_grad_norm``, removed since: they load without it (with a warning that says
     what the loaded model does instead, and how to get the old clipping back, when it was set), and ``load`` refuses
-    it as an argument, naming what replaces it.
+    it as an argument, naming what replaces it. Loading with the warning's advice clips the value head's gradient
+    apart at the saved norm.
     """
     model = REINFORCE("MlpPolicy", "CartPole-v1", n_steps=64, n_critic_updates=n_critic_updates, seed=0)
     model.learn(256)
@@ -335,6 +336,15 @@ def test_load_a_model_saved_with_a_removed_option(tmp_path, n_critic_updates, sa
     loaded.save(tmp_path / "again")
     with zipfile.ZipFile(tmp_path / "again.zip") as archive:
         assert "vf_max_grad_norm" not in json.loads(archive.read("data"))
+    if expected is not None:
+        advice = {"n_critic_updates": 1, "max_grad_norm": saved} if n_critic_updates is None else {"max_grad_norm": saved}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            advised = REINFORCE.load(tmp_path / "old.zip", env=make_vec_env("CartPole-v1"), **advice)
+        assert advised.critic is not None and not advised.critic.joint
+        assert advised.max_grad_norm == saved
+        assert np.array_equal(advised.predict(observations, deterministic=True)[0], actions)
+        advised.learn(128, reset_num_timesteps=False)
     with pytest.raises(TypeError, match=r"load\(\) got an unexpected keyword argument. vf_max_grad_norm: removed"):
         REINFORCE.load(tmp_path / "model.zip", vf_max_grad_norm=1.0)
 

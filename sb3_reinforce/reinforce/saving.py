@@ -126,16 +126,18 @@ class SavesCritic(OnPolicyAlgorithm):
         if saved.get("vf_max_grad_norm") is not None:
             joint = model.critic is not None and model.critic.joint
             how = "with the policy's" if joint else "on its own"
+            norm = saved["vf_max_grad_norm"]
             fix = (
-                "load it with n_critic_updates=1 (the value head fitted apart, its gradient clipped on its own)"
+                f"n_critic_updates=1 and max_grad_norm={norm!r} (the value head is then fitted apart, its gradient "
+                "clipped on its own; max_grad_norm also clips the policy's gradient)"
                 if joint
-                else "load it with max_grad_norm set to that norm (it also clips the policy's gradient)"
+                else f"max_grad_norm={norm!r} (it also clips the policy's gradient)"
             )
             warnings.warn(
-                f"This model was saved with vf_max_grad_norm={saved['vf_max_grad_norm']!r}, an option removed after "
-                f"sb3-reinforce 0.1.0: the loaded model clips the value head's gradient {how} at "
-                f"max_grad_norm={model.max_grad_norm!r}. Its predictions are unchanged. To train it on with the value "
-                f"head's gradient clipped apart at its own norm, {fix}.",
+                f"This model was saved with vf_max_grad_norm={norm!r}, an option removed after sb3-reinforce 0.1.0: "
+                f"the loaded model clips the value head's gradient {how} at max_grad_norm={model.max_grad_norm!r}. "
+                f"Its predictions are unchanged. To train it on with the value head's gradient clipped apart at the "
+                f"saved norm, load it with {fix}.",
                 stacklevel=2,
             )
         return model
