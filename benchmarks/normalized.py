@@ -90,13 +90,14 @@ def normalized_section(all_data: dict[str, dict[str, list[Run]]], random_scores:
         ppo = aggregate_iqm(np.array([run["scores"][-1] for run in all_data[env]["ppo"]]))
         cells = [f"{aggregate_iqm(scores[algo]):.2f}" if len(scores[algo]) else "not run" for algo in ALGOS]
         ours = scores["reinforce"]
-        met = len(ours) > 0 and aggregate_iqm(ours) >= NORMALIZED_TARGET
+        iqm = aggregate_iqm(ours) if len(ours) else np.nan
+        met = bool(iqm >= NORMALIZED_TARGET)
         reached += met
         status = "not run" if not len(ours) else "yes" if met else "no"
         lowest = "not run"
         if len(ours):
             seed = int(np.argmin(ours))
-            none_behind = bool(ours[seed] >= LOWEST_SEED_FRACTION * aggregate_iqm(ours))
+            none_behind = bool(ours[seed] >= LOWEST_SEED_FRACTION * iqm)
             kept += none_behind
             lowest = f"seed {all_data[env]['reinforce'][seed]['seed']}: {ours[seed]:.2f} ({'yes' if none_behind else 'no'})"
         lines.append(f"| {env} | {random_scores[env]:.1f} | {ppo:.1f} | {' | '.join(cells)} | {status} | {lowest} |")
