@@ -18,7 +18,8 @@ to target, IQM and CI, provenance check), ``tables.py`` (the tables of final sco
 side by side, and the README's table), ``normalized.py`` (scores normalized between a random policy and PPO),
 ``targets.py`` (REINFORCE's targets and the fit of the value baseline) and ``curves.py`` (the figures). If
 ``benchmarks/time_to_target.json`` exists (written by ``python benchmarks/throughput.py time-to-target``),
-RESULTS.md shows its summary table too.
+RESULTS.md shows its summary table too, and the steps/s against A2C of the ``throughput.py cartpole`` files
+(``tables.THROUGHPUT``) that exist.
 """
 
 import json
@@ -27,7 +28,15 @@ from common import ALGOS, BENCH_DIR, DATA_DIR, SCOPE
 from curves import curves
 from normalized import load_random_scores, normalized_section
 from run_data import BOOTSTRAP_SEED, REPS, check_provenance, load_runs
-from tables import TABLE_PAGES, per_seed_section, readme_table, results_table, side_by_side_section, write_table
+from tables import (
+    TABLE_PAGES,
+    per_seed_section,
+    readme_table,
+    results_table,
+    side_by_side_section,
+    throughput_section,
+    write_table,
+)
 from targets import targets_section, value_fit_section
 
 
@@ -66,6 +75,7 @@ def main() -> None:
         *normalized_section(all_data, load_random_scores()),
         "",
         *side_by_side_section(),
+        *throughput_section(),
         "## Targets for REINFORCE",
         "",
         *targets_section(all_data),
