@@ -160,7 +160,8 @@ def throughput_section(paths: tuple[Path, ...] = THROUGHPUT) -> list[str]:
     lines = [
         "## Steps per second against A2C",
         "",
-        "CartPole-v1, `MlpPolicy`, 8 envs, one torch thread; the variants interleaved in one process, repeat by repeat "
+        "CartPole-v1, `MlpPolicy`, one torch thread (envs and batch size: the command); the variants interleaved in one "
+        "process, repeat by repeat "
         "(`benchmarks/throughput.py`'s docstring says what each variant is). Steps/s: median [min, max] over the "
         "repeats; REINFORCE / A2C: the median of the paired ratios and its 95% bootstrap interval.",
         "",
