@@ -26,7 +26,7 @@ from run_data import (
 
 TIME_TO_TARGET = BENCH_DIR / "time_to_target.json"
 # The results of ``throughput.py cartpole``, in the order RESULTS.md shows them
-THROUGHPUT = tuple(BENCH_DIR / name for name in ("throughput.json", "throughput_nsteps256.json", "throughput_step_kl.json"))
+THROUGHPUT = tuple(BENCH_DIR / name for name in ("throughput.json", "throughput_nsteps256.json"))
 # The keys of a Zoo entry that leaves every algorithm argument at SB3's default
 UNTUNED_KEYS = {"policy", "n_timesteps", "normalize", "n_envs"}
 
